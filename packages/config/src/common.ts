@@ -1,0 +1,17 @@
+/** Variables shared by several services. */
+import { apiKeys, int, optionalStr, str, urls, oneOf } from './fields.ts'
+
+export const commonSpec = {
+  HOST: str({ default: '127.0.0.1', describe: 'address to bind' }),
+  LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', describe: 'pino log level' }),
+  NATS_URL: urls({ protocols: ['nats:', 'tls:', 'ws:', 'wss:'], describe: 'NATS servers, comma-separated; unset = in-memory bus' }),
+  REDIS_URL: urls({ protocols: ['redis:', 'rediss:'], describe: 'Redis URL; unset = in-memory presence' }),
+  NATS_PREFIX: str({ default: 'tl', pattern: /^[a-z][a-z0-9_]{0,30}$/, describe: 'prefix of NATS subjects, streams and buckets' }),
+  REDIS_PREFIX: str({ default: 'tl', pattern: /^[A-Za-z0-9_:-]{1,32}$/, describe: 'prefix of Redis keys' }),
+  TOUCHLINE_TOKEN_SECRET: optionalStr({
+    describe: 'HMAC secret for viewer tokens (shared by ingest and gateways); generated in embedded mode',
+  }),
+  TOUCHLINE_API_KEYS: apiKeys({ describe: 'comma-separated role:key pairs (admin, commentator)' }),
+  TRUST_PROXY: optionalStr({ describe: 'addresses whose X-Forwarded-For is trusted (e.g. 127.0.0.1)' }),
+  SHUTDOWN_GRACE_MS: int({ default: 10000, min: 0, max: 600000, describe: 'how long a drain may take before exit' }),
+} as const

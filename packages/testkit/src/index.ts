@@ -1,0 +1,15 @@
+export { startNats, type NatsServer, type NatsOptions } from './nats.ts'
+export { startRedis, type RedisServer } from './redis.ts'
+export {
+  startProcess,
+  freePort,
+  waitFor,
+  canConnect,
+  tempDir,
+  findBinary,
+  requireBinary,
+  MissingBinaryError,
+  type Proc,
+} from './process.ts'
+export { runtime } from './runtime.ts'
+export { startService, repoRoot, type ServiceName, type ServiceProcess, type StartServiceOptions } from './service.ts'
