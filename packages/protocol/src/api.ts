@@ -128,3 +128,19 @@ export const HealthReply = Type.Object({
 export type HealthReply = Static<typeof HealthReply>
 
 export { EventData }
+
+export const NodeView = Type.Object({
+  nodeId: Type.String(),
+  url: Type.Optional(Type.String()),
+  startedAt: IsoTime,
+  lastSeen: IsoTime,
+  connections: Type.Integer({ minimum: 0 }),
+})
+export type NodeView = Static<typeof NodeView>
+
+/** `GET /v1/nodes`: live gateway nodes from presence (for the ops page and the monitor). */
+export const NodesReply = Type.Object({ nodes: Type.Array(NodeView) })
+export type NodesReply = Static<typeof NodesReply>
+
+export const BannedWordsReply = Type.Object({ words: Type.Array(Type.String()) })
+export type BannedWordsReply = Static<typeof BannedWordsReply>
