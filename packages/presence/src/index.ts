@@ -1,0 +1,3 @@
+export * from './types.ts'
+export { PresenceClosedError, PresenceUnavailableError } from './errors.ts'
+export { MemoryPresence, type MemoryPresenceOptions } from './memory.ts'
