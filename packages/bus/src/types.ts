@@ -40,6 +40,18 @@ export interface StoredEvent {
   frame: Uint8Array
 }
 
+/** How much of each log is kept. The oldest entries go first; `firstSeq` tells readers. */
+export interface RetentionOptions {
+  /** Events kept per match (default 100,000). */
+  maxEventsPerMatch?: number
+  /** Events older than this are dropped (ms; 0 = no age limit; default 30 days). */
+  maxAgeMs?: number
+  /** Chat messages kept per match (default 1,000). */
+  maxChatPerMatch?: number
+  /** Chat messages older than this are dropped (ms; 0 = no age limit; default 7 days). */
+  chatMaxAgeMs?: number
+}
+
 export interface AppendOptions {
   /**
    * A retry with the same key (per match) returns the first event with `duplicate: true`
@@ -56,7 +68,10 @@ export interface AppendResult {
 export interface LogRead {
   /** Events with seq > afterSeq, in seq order, at most `limit`. */
   events: StoredEvent[]
-  /** Oldest seq still retained (0 if the log is empty). A `since` < firstSeq - 1 cannot be replayed. */
+  /**
+   * Oldest seq still retained: 0 if the match never had an event; lastSeq + 1 if every event
+   * aged out. A `since` < firstSeq - 1 cannot be replayed.
+   */
   firstSeq: number
   /** Newest seq stored (0 if none). */
   lastSeq: number
@@ -129,9 +144,17 @@ export interface Bus {
   /**
    * Store an event durably and give it the match's next seq (1, 2, 3 … without holes, also with
    * several concurrent writers in several processes), then publish its frame live.
-   * Resolves only once stored. Throws UnknownMatchError, BusUnavailableError (nothing stored).
+   * Resolves only once stored. Throws UnknownMatchError, BusUnavailableError (nothing stored),
+   * IdempotencyConflictError (the key was used for a different kind/data).
+   * Also folds the event into the match's board (in seq order, catching up any event a failed
+   * fold missed), so callers need not call updateMatch for the scoreboard; `board.seq` may
+   * still lag `lastSeq` briefly when the bus failed between storing and folding.
    */
   appendEvent(matchId: string, event: NewEvent, options?: AppendOptions): Promise<AppendResult>
+  /**
+   * Events with seq > afterSeq, oldest first, at most `limit`. When afterSeq < firstSeq - 1 the
+   * read starts at firstSeq (the caller decides whether that is a reset). Throws UnknownMatchError.
+   */
   readEvents(matchId: string, afterSeq: number, limit: number): Promise<LogRead>
   /** The newest seq and epoch, cheaply. */
   logPosition(matchId: string): Promise<{ lastSeq: number; firstSeq: number; epoch: string }>
