@@ -64,8 +64,10 @@ export class MemoryPresence implements PresenceStore {
     this.#open()
     const prev = this.#nodes.get(nodeId)
     const info = this.#joined.get(nodeId) ?? prev?.info ?? { nodeId, startedAt: this.#now() }
-    const connections = stats?.connections ?? (this.#live(prev) ? prev!.connections : 0)
+    const wasLive = this.#live(prev)
+    const connections = stats?.connections ?? (wasLive ? prev!.connections : 0)
     this.#nodes.set(nodeId, { info, lastSeen: this.#now(), connections })
+    if (!wasLive) this.#lostNode(nodeId)
   }
 
   async leave(nodeId: string): Promise<void> {
@@ -167,6 +169,17 @@ export class MemoryPresence implements PresenceStore {
     if (this.#status.type === 'closed') return
     this.#setStatus({ type: 'closed' })
     this.#listeners.clear()
+  }
+
+  /**
+   * A heartbeat found its node not live (expired, swept, left, or never joined): its counts may
+   * be gone. Same signal as the Redis store: a short degraded -> connected transition, on which
+   * the node's owner rewrites its table with `replaceNode`.
+   */
+  #lostNode(nodeId: string): void {
+    if (this.#status.type !== 'connected') return
+    this.#setStatus({ type: 'degraded', since: this.#now(), error: `node ${nodeId} had expired; its counts may be lost` })
+    this.#setStatus({ type: 'connected' })
   }
 
   #live(entry: NodeEntry | undefined, now = this.#now()): boolean {
