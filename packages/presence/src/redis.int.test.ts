@@ -90,7 +90,7 @@ describe('RedisPresence', () => {
     store.onStatus((s) => seen.push(s.type))
     try {
       expect(store.status()).toEqual({ type: 'connected' })
-      await store.join({ nodeId: 'gw1', startedAt: 1 })
+      await store.join({ nodeId: 'gw1', url: 'http://gw1', startedAt: 1 })
       await store.add('gw1', 'm1', 3)
       await store.add('gw1', 'm2', 1)
 
@@ -106,9 +106,10 @@ describe('RedisPresence', () => {
       await own.start()
       await waitFor('connected status', () => store.status().type === 'connected' || undefined, 10_000, 20)
       expect(seen.slice(0, 2)).toEqual(['degraded', 'connected'])
-      // Redis lost everything: the gateway re-registers and rewrites its table.
+      // Redis lost everything; the store re-registered the node it knows (url and all) before
+      // reporting `connected`, and the gateway rewrites its table.
+      expect(await store.liveNodes()).toMatchObject([{ nodeId: 'gw1', url: 'http://gw1' }])
       expect((await store.counts('m1')).total).toBe(0)
-      await store.join({ nodeId: 'gw1', startedAt: 1 })
       await store.replaceNode(
         'gw1',
         new Map([

@@ -275,7 +275,14 @@ export class RedisPresence implements PresenceStore {
 
   readonly #onReady = () => {
     this.#lastError = undefined
-    if (this.#status.type !== 'connected') this.#setStatus({ type: 'connected' })
+    if (this.#status.type === 'connected') return
+    // Redis may have restarted empty: first re-register this process's nodes (their heartbeat
+    // keys, with the info given to `join`), then report `connected`, on which their owners
+    // rewrite the counts with `replaceNode` and find the node already live.
+    const nodes = [...this.#local.entries()]
+    void Promise.allSettled(nodes.map(([id, entry]) => this.#beat(id, entry))).then(() => {
+      if (this.#status.type === 'degraded' && this.#redis.status === 'ready') this.#setStatus({ type: 'connected' })
+    })
   }
 
   readonly #onClose = () => {
