@@ -1,0 +1,76 @@
+/**
+ * Bearer API keys with roles. Keys are kept only as SHA-256 digests; a presented key is hashed
+ * and compared with every stored digest in constant time (no early exit, so timing says nothing
+ * about which key or how many bytes matched).
+ *
+ * Roles: `commentator` may post events and read; `admin` may do everything a commentator may,
+ * and also create matches and moderate (chat deletion, mutes, banned words).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { ApiKey } from '@touchline/config'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { apiError } from './errors.ts'
+
+export type Role = ApiKey['role']
+
+const RANK: Record<Role, number> = { commentator: 1, admin: 2 }
+
+export interface KeyRing {
+  /** The role of a presented key, or null. */
+  roleOf(presented: string): Role | null
+  readonly size: number
+}
+
+function digest(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest()
+}
+
+export function keyRing(keys: readonly ApiKey[]): KeyRing {
+  const entries = keys.map((k) => ({ role: k.role, hash: digest(k.key) }))
+  return {
+    size: entries.length,
+    roleOf(presented) {
+      const h = digest(presented)
+      let found: Role | null = null
+      for (const e of entries) {
+        // Every entry is compared; the best role wins if a key is listed twice.
+        if (timingSafeEqual(h, e.hash) && (found === null || RANK[e.role] > RANK[found])) found = e.role
+      }
+      return found
+    },
+  }
+}
+
+/** Route config: the least role a route needs. */
+export interface AuthConfig {
+  role?: Role
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The role of the caller's API key, set by the auth hook (null before it ran). */
+    apiRole: Role | null
+  }
+  interface FastifyContextConfig {
+    role?: Role
+  }
+}
+
+const BEARER = /^Bearer[ ]+([^\s]{1,512})\s*$/i
+
+/**
+ * onRequest hook for the write-routes plugin only: 401 without a valid key, 403 when the key's
+ * role is below the route's `config.role` (default commentator).
+ */
+export function authHook(ring: KeyRing) {
+  return async function requireApiKey(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
+    const header = request.headers.authorization
+    if (!header) throw apiError('unauthorized', 'missing API key: send Authorization: Bearer <key>')
+    const m = BEARER.exec(header)
+    const role = m?.[1] ? ring.roleOf(m[1]) : null
+    if (!role) throw apiError('unauthorized', 'invalid API key')
+    request.apiRole = role
+    const need: Role = request.routeOptions.config.role ?? 'commentator'
+    if (RANK[role] < RANK[need]) throw apiError('forbidden', `this needs the ${need} role`)
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Ingest's environment: the common variables plus its own. `loadIngestConfig` adds the rules
+ * that need several variables at once; both throw ConfigError naming the variable.
+ */
+import { commonSpec, ConfigError, int, loadConfig, type ConfigOf } from '@touchline/config'
+
+export const ingestSpec = {
+  ...commonSpec,
+  PORT: int({ default: 8081, min: 0, max: 65535, describe: 'port ingest listens on' }),
+  VIEWER_TOKEN_TTL_SEC: int({ default: 4 * 3600, min: 60, max: 7 * 24 * 3600, describe: 'life of a viewer token, seconds' }),
+  VIEWER_TOKENS_PER_MINUTE: int({ default: 20, min: 1, max: 100_000, describe: 'viewer tokens per client address per minute' }),
+} as const
+
+export type IngestConfig = ConfigOf<typeof ingestSpec>
+
+export function loadIngestConfig(env: Record<string, string | undefined> = process.env): IngestConfig {
+  const cfg = loadConfig(ingestSpec, env)
+  const problems: Array<{ variable: string; problem: string }> = []
+  if (!cfg.TOUCHLINE_API_KEYS) {
+    problems.push({
+      variable: 'TOUCHLINE_API_KEYS',
+      problem: 'is required for a standalone ingest (e.g. admin:<key>,commentator:<key>; keys of 8+ characters)',
+    })
+  }
+  if (cfg.NATS_URL && !cfg.TOUCHLINE_TOKEN_SECRET) {
+    problems.push({
+      variable: 'TOUCHLINE_TOKEN_SECRET',
+      problem: 'is required when NATS_URL is set (the gateways verify viewer tokens with the same secret)',
+    })
+  }
+  if (cfg.TOUCHLINE_TOKEN_SECRET && cfg.TOUCHLINE_TOKEN_SECRET.length < 16) {
+    problems.push({ variable: 'TOUCHLINE_TOKEN_SECRET', problem: 'must have at least 16 characters' })
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return cfg
+}
+
+/** fastify `trustProxy` from TRUST_PROXY: a comma-separated list of addresses/CIDRs, or unset. */
+export function trustProxyOf(raw: string | undefined): string[] | false {
+  if (!raw) return false
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  return list.length > 0 ? list : false
+}
