@@ -281,6 +281,22 @@ export function presenceContract(make: () => Promise<PresenceHarness>): void {
     )
   })
 
+  describe('presence contract: sweep of nodes that never heartbeat', () => {
+    it(
+      'counts of a node that never joined are swept, even after they went back to zero',
+      run(async (h) => {
+        const { store } = h
+        await store.add('ghost', 'm', 2)
+        await store.add('ghost2', 'm', 1)
+        await store.remove('ghost2', 'm', 1)
+        expect(await store.liveNodes()).toEqual([])
+        expect(await store.sweep()).toBe(2)
+        expect(await store.sweep()).toBe(0)
+        if (h.keys) expect(await h.keys()).toEqual([])
+      }),
+    )
+  })
+
   describe('presence contract: lifecycle', () => {
     it(
       'close reports closed to listeners and later calls reject',

@@ -29,7 +29,11 @@ export class MemoryPresence implements PresenceStore {
   readonly #now: () => number
   /** Heartbeats: present while the node has not left or been swept (liveness is checked on read). */
   readonly #nodes = new Map<string, NodeEntry>()
-  /** Count tables per node; may exist without a heartbeat (as a Redis hash outlives its node key). */
+  /**
+   * Count tables per node; may exist without a heartbeat (as a Redis hash outlives its node key).
+   * A node with a heartbeat or a table here is "known" (the Redis node set): `sweep` removes it
+   * once it is not live.
+   */
   readonly #counts = new Map<string, Map<string, number>>()
   /** Last info given to `join`, used when a heartbeat has to re-register a node. */
   readonly #joined = new Map<string, NodeInfo>()
@@ -97,7 +101,7 @@ export class MemoryPresence implements PresenceStore {
     const next = (table.get(matchId) ?? 0) - by
     if (next > 0) table.set(matchId, next)
     else table.delete(matchId)
-    if (table.size === 0) this.#counts.delete(nodeId)
+    // An empty table stays: the node stays known to `sweep`, as in the Redis node set.
   }
 
   async replaceNode(nodeId: string, counts: ReadonlyMap<string, number>): Promise<void> {
@@ -107,8 +111,7 @@ export class MemoryPresence implements PresenceStore {
       checkBy(n)
       if (n > 0) table.set(matchId, n)
     }
-    if (table.size > 0) this.#counts.set(nodeId, table)
-    else this.#counts.delete(nodeId)
+    this.#counts.set(nodeId, table)
   }
 
   async counts(matchId: string): Promise<MatchCounts> {

@@ -56,6 +56,17 @@ presenceContract(async () => {
 })
 
 describe('RedisPresence', () => {
+  it('defaults to a 6 s TTL and a 2 s heartbeat', async () => {
+    const store = await connectRedisPresence({ url: server.url, prefix: `t-${randomUUID()}` })
+    try {
+      expect(store.kind).toBe('redis')
+      expect(store.ttlMs).toBe(6000)
+      expect(store.heartbeatMs).toBe(2000)
+    } finally {
+      await store.close()
+    }
+  })
+
   it('keeps every key under one hash tag, with the TTL on the heartbeat key', async () => {
     const prefix = `t-${randomUUID()}`
     const store = await connectRedisPresence({ url: server.url, prefix, ttlMs: 600, commandTimeoutMs: 1000 })

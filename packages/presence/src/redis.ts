@@ -16,7 +16,7 @@
  * everything).
  */
 import { readFileSync } from 'node:fs'
-import { Redis, type RedisOptions } from 'ioredis'
+import { type Cluster, Redis, type RedisOptions } from 'ioredis'
 import { PresenceClosedError, PresenceUnavailableError } from './errors.ts'
 import type { LiveNode, MatchCounts, NodeInfo, NodeStats, PresenceStatus, PresenceStore } from './types.ts'
 
@@ -64,7 +64,7 @@ const SOURCES = Object.fromEntries(Object.keys(SCRIPTS).map((n) => [n, lua(n)]))
 const COMMAND = (name: ScriptName) => `touchlinePresence_${name}`
 
 type Arg = string | number
-type ScriptedRedis = Redis & Record<string, (...args: Arg[]) => Promise<unknown>>
+type ScriptedRedis = (Redis | Cluster) & Record<string, (...args: Arg[]) => Promise<unknown>>
 
 /** ioredis options that make calls fail fast while Redis is away; exported for the tests. */
 export function failFastOptions(commandTimeoutMs: number, reconnectMaxDelayMs: number): RedisOptions {
@@ -96,12 +96,15 @@ export class RedisPresence implements PresenceStore {
   readonly #local = new Map<string, { info: NodeInfo; connections: number }>()
   #status: PresenceStatus
   #lastError: string | undefined
+  /** Degraded because a command timed out on an open connection (not because it closed). */
+  #timedOut = false
 
   /**
    * Wrap an ioredis client. It should be created with `failFastOptions(...)` (as
-   * `connectRedisPresence` does), or calls may wait while Redis is down.
+   * `connectRedisPresence` does), or calls may wait while Redis is down. A Cluster client works
+   * in principle (every key of a prefix is in one slot) but is not covered by the tests.
    */
-  constructor(redis: Redis, options: RedisPresenceOptions & { ownsClient?: boolean } = {}) {
+  constructor(redis: Redis | Cluster, options: RedisPresenceOptions & { ownsClient?: boolean } = {}) {
     this.prefix = options.prefix ?? 'touchline:presence'
     if (/[{}]/.test(this.prefix)) throw new RangeError('prefix must not contain { or }')
     this.ttlMs = options.ttlMs ?? 6000
@@ -261,12 +264,16 @@ export class RedisPresence implements PresenceStore {
     try {
       const reply = await fn.apply(this.#redis, args)
       // A command that succeeds after a timeout proves the connection works again.
-      if (this.#status.type === 'degraded' && this.#redis.status === 'ready') this.#setStatus({ type: 'connected' })
+      if (this.#timedOut && this.#status.type === 'degraded' && this.#redis.status === 'ready') {
+        this.#timedOut = false
+        this.#setStatus({ type: 'connected' })
+      }
       return reply
     } catch (err) {
       if (isReplyError(err)) throw err
       const message = (err as Error)?.message ?? String(err)
       if (/timed out/i.test(message) && this.#status.type === 'connected') {
+        this.#timedOut = true
         this.#setStatus({ type: 'degraded', since: Date.now(), error: message })
       }
       throw new PresenceUnavailableError(`presence: Redis unavailable (${message})`, { cause: err })
@@ -275,6 +282,7 @@ export class RedisPresence implements PresenceStore {
 
   readonly #onReady = () => {
     this.#lastError = undefined
+    this.#timedOut = false
     if (this.#status.type === 'connected') return
     // Redis may have restarted empty: first re-register this process's nodes (their heartbeat
     // keys, with the info given to `join`), then report `connected`, on which their owners
@@ -286,6 +294,7 @@ export class RedisPresence implements PresenceStore {
   }
 
   readonly #onClose = () => {
+    this.#timedOut = false
     if (this.#status.type === 'connected') {
       this.#setStatus({ type: 'degraded', since: Date.now(), error: this.#lastError ?? 'connection closed' })
     }
