@@ -58,20 +58,32 @@ export function apiError(code: ApiErrorCode, message: string, details?: Details)
 interface AjvIssue {
   keyword?: string
   instancePath?: string
+  schemaPath?: string
   message?: string
   params?: Record<string, unknown>
 }
 
 function validationDetails(context: string | undefined, issues: AjvIssue[]): Details {
-  return issues.slice(0, 20).map((i) => {
-    let path = `${context ?? 'request'}${i.instancePath ?? ''}`
-    const missing = i.params?.missingProperty ?? i.params?.requiredProperties
-    if (i.keyword === 'required' && typeof missing === 'string') path += `/${missing}`
-    if (i.keyword === 'additionalProperties' && typeof i.params?.additionalProperty === 'string') {
-      path += `/${i.params.additionalProperty}`
+  const out: Details = []
+  for (const i of issues) {
+    // TypeBox reports an unknown field twice (`boolean` on the field, `additionalProperties` on
+    // its object); keep the second, which names it.
+    if (i.keyword === 'boolean' && i.schemaPath?.endsWith('additionalProperties')) continue
+    const base = `${context ?? 'request'}${i.instancePath ?? ''}`
+    const named =
+      i.params?.requiredProperties ??
+      i.params?.missingProperty ??
+      (i.keyword === 'additionalProperties' ? (i.params?.additionalProperties ?? i.params?.additionalProperty) : undefined)
+    const names = Array.isArray(named) ? named : typeof named === 'string' ? [named] : []
+    if (names.length > 0) {
+      const message = i.keyword === 'required' ? 'is required' : 'is not a known field'
+      for (const n of names) out.push({ path: `${base}/${String(n)}`, message })
+    } else {
+      out.push({ path: base, message: i.message ?? 'is invalid' })
     }
-    return { path, message: i.message ?? 'is invalid' }
-  })
+    if (out.length >= 20) break
+  }
+  return out
 }
 
 export interface MappedError {
@@ -112,7 +124,8 @@ export function mapError(error: unknown): MappedError {
   const own = typeof code === 'string' ? code.toLowerCase() : ''
   if (Object.hasOwn(ERRORS, own) && e instanceof ERRORS[own as ApiErrorCode]) {
     const body: ApiErrorBody = { code: own as ApiErrorCode, message: e.message }
-    if (e.details) body.details = e.details
+    const details = (error as { details?: Details }).details
+    if (details) body.details = details
     return { status: API_ERRORS[own as ApiErrorCode], body }
   }
   switch (code) {

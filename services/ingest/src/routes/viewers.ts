@@ -13,7 +13,15 @@ import { errorReplies, type IngestContext } from '../context.ts'
 import { apiError } from '../errors.ts'
 
 /** Control characters (C0, DEL, C1) and bidi overrides have no place in a display name. */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
+function printable(name: string): string {
+  let out = ''
+  for (const ch of name) {
+    const c = ch.codePointAt(0) as number
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) continue
+    out += ch
+  }
+  return out
+}
 
 export const viewerRoutes: FastifyPluginAsyncTypebox<IngestContext> = async (app, ctx) => {
   const { max, windowMs } = ctx.deps.viewerTokenRateLimit
@@ -36,7 +44,7 @@ export const viewerRoutes: FastifyPluginAsyncTypebox<IngestContext> = async (app
       },
     },
     async (request) => {
-      const name = request.body.name.replace(UNPRINTABLE, '').trim()
+      const name = printable(request.body.name).trim()
       if (name.length === 0)
         throw apiError('bad_request', 'name must have a visible character', [{ path: 'body/name', message: 'is blank' }])
       const { token, claims } = issueViewerToken(name, ctx.deps.tokenSecret, ctx.deps.viewerTokenTtlSec)
