@@ -1,0 +1,193 @@
+import { startNats, type NatsServer } from '@touchline/testkit'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { busContract } from './contract.ts'
+import { BusUnavailableError } from './errors.ts'
+import { connectNatsBus, type NatsBus, type NatsBusOptions } from './nats.ts'
+import type { Bus, MatchMeta } from './types.ts'
+
+let server: NatsServer
+let n = 0
+const freshPrefix = () => `t${process.pid}x${Date.now().toString(36)}x${++n}`
+
+beforeAll(async () => {
+  server = await startNats()
+})
+afterAll(async () => {
+  await server?.stop()
+})
+
+const meta = (id: string): MatchMeta => ({
+  id,
+  title: 'A v B',
+  home: 'A',
+  away: 'B',
+  startsAt: '2026-05-01T18:00:00.000Z',
+  createdAt: '2026-05-01T10:00:00.000Z',
+})
+
+async function open(opts: Partial<NatsBusOptions> & { prefix: string }): Promise<NatsBus> {
+  return connectNatsBus({ servers: [server.url], timeoutMs: 2000, ...opts })
+}
+
+busContract(async ({ retention }) => {
+  const prefix = freshPrefix()
+  const bus = await open({ prefix, retention })
+  const peers: Bus[] = []
+  return {
+    bus,
+    peer: async () => {
+      const b = await open({ prefix, retention })
+      peers.push(b)
+      return b
+    },
+    cleanup: async () => {
+      await bus.close()
+      for (const p of peers) await p.close()
+    },
+  }
+})
+
+describe('NatsBus on a real nats-server', () => {
+  it('reads near the end of a long log in a few round trips', async () => {
+    const prefix = freshPrefix()
+    const bus = await open({ prefix, timeoutMs: 10_000 })
+    try {
+      await bus.createMatch(meta('long'))
+      await bus.createMatch(meta('other'))
+      // Interleave two matches so the stream seqs of one match are not contiguous.
+      for (let i = 0; i < 1500; i++) {
+        await bus.appendEvent('long', { kind: 'commentary', data: { text: `l${i}` } })
+        if (i % 3 === 0) await bus.appendEvent('other', { kind: 'commentary', data: { text: `o${i}` } })
+      }
+      const t0 = performance.now()
+      const r = await bus.readEvents('long', 1490, 100)
+      const ms = performance.now() - t0
+      expect(r.events.map((e) => e.seq)).toEqual([1491, 1492, 1493, 1494, 1495, 1496, 1497, 1498, 1499, 1500])
+      expect(r).toMatchObject({ firstSeq: 1, lastSeq: 1500 })
+      expect(ms).toBeLessThan(2000)
+      const mid = await bus.readEvents('long', 700, 50)
+      expect(mid.events.map((e) => e.seq)).toEqual(Array.from({ length: 50 }, (_, i) => 701 + i))
+      expect(mid.events[0]?.data.text).toBe('l700')
+      const o = await bus.readEvents('other', 100, 3)
+      expect(o.events.map((e) => e.data.text)).toEqual(['o300', 'o303', 'o306'])
+    } finally {
+      await bus.close()
+    }
+  })
+
+  it('keeps acknowledged events across a nats-server SIGKILL and start', async () => {
+    const own = await startNats()
+    const bus = await connectNatsBus({ servers: [own.url], prefix: freshPrefix(), timeoutMs: 2000 })
+    try {
+      await bus.createMatch(meta('crash'))
+      const before = await bus.logPosition('crash')
+      for (let i = 1; i <= 20; i++)
+        await bus.appendEvent('crash', { kind: 'commentary', data: { text: `c${i}` } }, { idempotencyKey: `k${i}` })
+      await own.kill()
+      await own.start()
+      await waitConnected(bus)
+      const r = await bus.readEvents('crash', 0, 100)
+      expect(r.events.map((e) => e.data.text)).toEqual(Array.from({ length: 20 }, (_, i) => `c${i + 1}`))
+      expect(r.epoch).toBe(before.epoch)
+      expect((await bus.appendEvent('crash', { kind: 'commentary', data: { text: 'c1' } }, { idempotencyKey: 'k1' })).duplicate).toBe(true)
+      expect((await bus.appendEvent('crash', { kind: 'commentary', data: {} })).event.seq).toBe(21)
+      expect((await bus.getMatch('crash'))?.board.seq).toBe(21)
+    } finally {
+      await bus.close()
+      await own.stop()
+    }
+  })
+
+  it('rejects appends during an outage within the timeout and works again after restart, same bus', async () => {
+    const own = await startNats()
+    const bus = await connectNatsBus({ servers: [own.url], prefix: freshPrefix(), timeoutMs: 800 })
+    const statuses: string[] = []
+    bus.onStatus((s) => statuses.push(s.type))
+    try {
+      await bus.createMatch(meta('out'))
+      await bus.appendEvent('out', { kind: 'commentary', data: { text: 'before' } })
+      await own.stop()
+      const t0 = Date.now()
+      await expect(bus.appendEvent('out', { kind: 'commentary', data: { text: 'during' } })).rejects.toBeInstanceOf(BusUnavailableError)
+      await expect(bus.readEvents('out', 0, 10)).rejects.toBeInstanceOf(BusUnavailableError)
+      await expect(bus.getMatch('out')).rejects.toBeInstanceOf(BusUnavailableError)
+      expect(Date.now() - t0).toBeLessThan(5000 * 3)
+      expect(bus.status().type).toBe('reconnecting')
+      await own.start()
+      await waitConnected(bus)
+      const r = await bus.appendEvent('out', { kind: 'commentary', data: { text: 'after' } })
+      expect(r.event.seq).toBe(2)
+      const log = await bus.readEvents('out', 0, 10)
+      expect(log.events.map((e) => e.data.text)).toEqual(['before', 'after'])
+      expect(statuses).toContain('reconnecting')
+      expect(statuses.at(-1)).toBe('connected')
+    } finally {
+      await bus.close()
+      await own.stop()
+    }
+  })
+
+  it('each call rejects within 5 s while NATS is down', async () => {
+    const own = await startNats()
+    const bus = await connectNatsBus({ servers: [own.url], prefix: freshPrefix(), timeoutMs: 500 })
+    try {
+      await bus.createMatch(meta('down'))
+      await own.stop()
+      const calls: Array<() => Promise<unknown>> = [
+        () => bus.appendEvent('down', { kind: 'commentary', data: {} }),
+        () => bus.appendChat('down', { user: { id: 'u', name: 'U' }, text: 'hi' }),
+        () => bus.recentChat('down', 10),
+        () => bus.logPosition('down'),
+        () => bus.listMatches(),
+        () => bus.publishControl({ type: 'settings_changed', key: 'x' }),
+        () => bus.setMute('down', 'u', Date.now() + 1000),
+        () => bus.getSetting('x'),
+      ]
+      for (const call of calls) {
+        const t0 = Date.now()
+        await expect(call()).rejects.toBeInstanceOf(BusUnavailableError)
+        expect(Date.now() - t0).toBeLessThan(5000)
+      }
+    } finally {
+      await bus.close()
+      await own.stop()
+    }
+  })
+
+  it('two instances on one prefix never produce duplicate seqs', async () => {
+    const prefix = freshPrefix()
+    const a = await open({ prefix })
+    const b = await open({ prefix })
+    try {
+      await a.createMatch(meta('dup'))
+      const all = await Promise.all(
+        Array.from({ length: 16 }, async (_, w) => {
+          const bus = w % 2 ? a : b
+          const seqs: number[] = []
+          for (let i = 0; i < 8; i++) seqs.push((await bus.appendEvent('dup', { kind: 'commentary', data: { w, i } })).event.seq)
+          return seqs
+        }),
+      )
+      const seqs = all.flat().sort((x, y) => x - y)
+      expect(seqs).toEqual(Array.from({ length: 128 }, (_, i) => i + 1))
+      const log = await b.readEvents('dup', 0, 1000)
+      expect(log.events.map((e) => e.seq)).toEqual(seqs)
+      expect((await a.getMatch('dup'))?.board.seq).toBe(128)
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
+  it('fails fast with BusUnavailableError when no server answers at connect', async () => {
+    await expect(connectNatsBus({ servers: ['nats://127.0.0.1:1'], timeoutMs: 500 })).rejects.toBeInstanceOf(BusUnavailableError)
+  })
+})
+
+async function waitConnected(bus: Bus): Promise<void> {
+  const deadline = Date.now() + 10_000
+  while (bus.status().type !== 'connected') {
+    if (Date.now() > deadline) throw new Error('bus did not reconnect')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}

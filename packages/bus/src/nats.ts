@@ -1,0 +1,924 @@
+/**
+ * NatsBus: the Bus on NATS. JetStream keeps the durable logs, core NATS carries live fan-out,
+ * KV buckets keep match records, idempotency keys, mutes and settings.
+ *
+ * - Events: stream `<P>_EVENTS`, subject `<p>.log.ev.<matchId>`. The body is the exact `event`
+ *   frame (encoded once); headers carry `Tl-Seq` (per-match seq) and `Tl-At` (acceptedAt).
+ *   A match's next seq is its subject's last `Tl-Seq` + 1, published with
+ *   `expect.lastSubjectSequence` = the stream seq of that last message, so two writers in two
+ *   processes can never both store seq N: the loser refetches the last message and retries.
+ *   Appends of one match in one process are queued locally, so conflicts only come from other
+ *   processes.
+ * - Idempotency: `msgID` = match + hash(key) (JetStream drops a repeat inside the duplicate
+ *   window and answers with the original's stream seq) plus a KV record key → stored frame kept
+ *   24 h, checked first, so a retry after the window or a restart still gets the first event.
+ * - After the ack the same bytes go to core `<p>.live.ev.<matchId>`; subscribers that see a seq
+ *   jump fill it with readEvents.
+ * - readEvents finds the first wanted message by interpolation/binary search over stream seqs
+ *   with direct gets (`next_by_subj`), so resuming near the end of a long log costs a few
+ *   round trips; it then walks forward (direct gets for a few, an ordered consumer for more).
+ * - Every call is bounded by `timeoutMs`: when NATS is down it waits for the reconnection only
+ *   until then and rejects with BusUnavailableError. The connection reconnects forever; streams
+ *   and buckets are re-checked (and re-created if the server lost them) after each reconnect.
+ */
+import { createHash } from 'node:crypto'
+import {
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstream,
+  jetstreamManager,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StoredMsg,
+  type StreamConfig,
+} from '@nats-io/jetstream'
+import { Kvm, type KV, type KvEntry } from '@nats-io/kv'
+import { connect, headers as natsHeaders, nanos, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import {
+  EMPTY_BOARD,
+  LIMITS,
+  applyEvent,
+  encodeChatFrame,
+  encodeEventFrame,
+  names,
+  type BoardState,
+  type EventData,
+  type Names,
+  type User,
+} from '@touchline/protocol'
+import { BusUnavailableError, IdempotencyConflictError, MatchExistsError, UnknownMatchError } from './errors.ts'
+import type {
+  AppendOptions,
+  AppendResult,
+  Bus,
+  BusStatus,
+  BusSubscription,
+  ChatRecord,
+  ControlMessage,
+  LiveChat,
+  LiveEvent,
+  LogRead,
+  MatchMeta,
+  MatchRecord,
+  NewChat,
+  NewEvent,
+  RetentionOptions,
+  StoredEvent,
+} from './types.ts'
+import { DEFAULT_RETENTION, IDEMPOTENCY_TTL_MS, eventFingerprint, reportListenerError } from './util.ts'
+
+export interface NatsBusOptions {
+  servers: string[] | string
+  /** Subject/stream/bucket prefix (see protocol `names`); default `tl`. */
+  prefix?: string
+  /** Upper bound of every call, in ms (default 3000). */
+  timeoutMs?: number
+  retention?: RetentionOptions
+  /** JetStream duplicate window for idempotency keys, in ms (default 2 minutes). */
+  duplicateWindowMs?: number
+  /** Stream and bucket replicas in a JetStream cluster (default 1). */
+  replicas?: number
+  /** Connection name shown by the server. */
+  name?: string
+}
+
+const SEQ = 'Tl-Seq'
+const AT = 'Tl-At'
+const CHAT_ID = 'Tl-Id'
+/** Up to this many events a read walks with direct gets; more use an ordered consumer. */
+const DIRECT_WALK_MAX = 12
+const MAX_APPEND_ATTEMPTS = 200
+
+type Pos = { streamSeq: number; seq: number }
+
+export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> {
+  const timeoutMs = options.timeoutMs ?? 3000
+  let nc: NatsConnection
+  try {
+    nc = await connect({
+      servers: options.servers,
+      name: options.name ?? 'touchline-bus',
+      timeout: timeoutMs,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      reconnectJitter: 100,
+      pingInterval: 10_000,
+      maxPingOut: 2,
+    })
+  } catch (err) {
+    throw new BusUnavailableError(`cannot connect to NATS at ${String(options.servers)}: ${(err as Error).message}`, { cause: err })
+  }
+  const bus = new NatsBus(nc, options)
+  try {
+    await bus.init()
+  } catch (err) {
+    await nc.close().catch(() => {})
+    throw toBusError(err)
+  }
+  return bus
+}
+
+export class NatsBus implements Bus {
+  readonly kind = 'nats' as const
+  readonly names: Names
+  readonly #nc: NatsConnection
+  readonly #js: JetStreamClient
+  #jsm!: JetStreamManager
+  #kv!: { matches: KV; idem: KV; mutes: KV; settings: KV }
+  readonly #timeoutMs: number
+  readonly #retention: Required<RetentionOptions>
+  readonly #dupWindowMs: number
+  readonly #replicas: number
+  #epoch = ''
+  #status: BusStatus = { type: 'connected' }
+  readonly #statusListeners = new Set<(s: BusStatus) => void>()
+  readonly #known = new Set<string>()
+  readonly #last = new Map<string, Pos>()
+  readonly #locks = new Map<string, Promise<void>>()
+  readonly #live = new Map<string, { sub: Subscription; listeners: Set<(m: { data: Uint8Array; headers?: MsgHdrs }) => void> }>()
+  #ensuring: Promise<void> | undefined
+
+  /** Use connectNatsBus. */
+  constructor(nc: NatsConnection, options: NatsBusOptions) {
+    this.#nc = nc
+    this.names = names(options.prefix ?? 'tl')
+    this.#timeoutMs = options.timeoutMs ?? 3000
+    this.#retention = { ...DEFAULT_RETENTION, ...options.retention }
+    this.#dupWindowMs = options.duplicateWindowMs ?? 120_000
+    this.#replicas = options.replicas ?? 1
+    this.#js = jetstream(nc, { timeout: this.#timeoutMs })
+    void this.#watchStatus()
+  }
+
+  /** Connects the JetStream manager and creates or updates streams and buckets. */
+  async init(): Promise<void> {
+    this.#jsm = await jetstreamManager(this.#nc, { timeout: this.#timeoutMs })
+    await this.#ensure()
+  }
+
+  /** The events stream's identity: its creation time. */
+  get epoch(): string {
+    return this.#epoch
+  }
+
+  // ---- status ----
+
+  status(): BusStatus {
+    return this.#status
+  }
+
+  onStatus(listener: (status: BusStatus) => void): () => void {
+    this.#statusListeners.add(listener)
+    return () => this.#statusListeners.delete(listener)
+  }
+
+  #setStatus(s: BusStatus): void {
+    if (this.#status.type === 'closed') return
+    if (s.type === this.#status.type && s.type !== 'reconnecting') return
+    if (s.type === 'reconnecting' && this.#status.type === 'reconnecting') return
+    this.#status = s
+    for (const l of [...this.#statusListeners]) {
+      try {
+        l(s)
+      } catch (err) {
+        reportListenerError(err)
+      }
+    }
+  }
+
+  async #watchStatus(): Promise<void> {
+    void this.#nc.closed().then(() => this.#setStatus({ type: 'closed' }))
+    for await (const s of this.#nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnecting' || s.type === 'staleConnection') {
+        this.#setStatus({ type: 'reconnecting', since: Date.now(), error: s.type })
+      } else if (s.type === 'reconnect') {
+        this.#setStatus({ type: 'connected' })
+        // The server may have lost its store (or be a new one): re-check streams and buckets.
+        this.#reensure()
+      }
+    }
+  }
+
+  #reensure(): Promise<void> {
+    this.#ensuring ??= this.#ensure().finally(() => {
+      this.#ensuring = undefined
+    })
+    this.#ensuring.catch(() => {})
+    return this.#ensuring
+  }
+
+  async close(): Promise<void> {
+    if (this.#nc.isClosed()) {
+      this.#setStatus({ type: 'closed' })
+      return
+    }
+    for (const { sub } of this.#live.values()) sub.unsubscribe()
+    this.#live.clear()
+    const drained = this.#nc.drain().catch(() => {})
+    const timer = new Promise((r) => setTimeout(r, this.#timeoutMs))
+    await Promise.race([drained, timer])
+    if (!this.#nc.isClosed()) await this.#nc.close().catch(() => {})
+    this.#setStatus({ type: 'closed' })
+  }
+
+  // ---- set-up ----
+
+  async #ensure(): Promise<void> {
+    const n = this.names
+    const r = this.#retention
+    const events = await this.#ensureStream({
+      name: n.eventsStream,
+      subjects: [n.eventLogAll],
+      max_msgs_per_subject: r.maxEventsPerMatch,
+      max_age: r.maxAgeMs > 0 ? nanos(r.maxAgeMs) : 0,
+      duplicate_window: nanos(this.#dupWindowMs),
+    })
+    this.#epoch = events
+    await this.#ensureStream({
+      name: n.chatStream,
+      subjects: [n.chatLogAll],
+      max_msgs_per_subject: r.maxChatPerMatch,
+      max_age: r.chatMaxAgeMs > 0 ? nanos(r.chatMaxAgeMs) : 0,
+      duplicate_window: nanos(Math.min(this.#dupWindowMs, r.chatMaxAgeMs || this.#dupWindowMs)),
+    })
+    const kvm = new Kvm(this.#js)
+    const base = { history: 1, storage: StorageType.File, replicas: this.#replicas, timeout: this.#timeoutMs }
+    const [matches, idem, mutes, settings] = await Promise.all([
+      kvm.create(n.matchesBucket, base),
+      kvm.create(n.idempotencyBucket, { ...base, ttl: IDEMPOTENCY_TTL_MS + 3600_000 }),
+      kvm.create(n.mutesBucket, { ...base, ttl: LIMITS.muteMaxSeconds * 1000 + 3600_000 }),
+      kvm.create(n.settingsBucket, base),
+    ])
+    this.#kv = { matches, idem, mutes, settings }
+  }
+
+  /** Create the stream, or update it to these limits; returns its creation time (the epoch). */
+  async #ensureStream(cfg: Partial<StreamConfig> & { name: string }): Promise<string> {
+    const full: Partial<StreamConfig> & { name: string } = {
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      discard: DiscardPolicy.Old,
+      num_replicas: this.#replicas,
+      allow_direct: true,
+      max_msg_size: 64 * 1024,
+      ...cfg,
+    }
+    try {
+      const info = await this.#jsm.streams.info(full.name)
+      const c = info.config
+      const changed =
+        c.max_msgs_per_subject !== full.max_msgs_per_subject ||
+        c.max_age !== full.max_age ||
+        c.duplicate_window !== full.duplicate_window ||
+        c.allow_direct !== true ||
+        c.max_msg_size !== full.max_msg_size ||
+        c.subjects?.join() !== full.subjects?.join()
+      if (changed) {
+        const { name: _name, storage: _storage, ...update } = full
+        await this.#jsm.streams.update(full.name, { ...c, ...update })
+      }
+      return info.created
+    } catch (err) {
+      if (!isApiError(err, JetStreamApiCodes.StreamNotFound)) throw err
+    }
+    try {
+      return (await this.#jsm.streams.add(full)).created
+    } catch (err) {
+      // Another instance created it meanwhile.
+      if (err instanceof JetStreamApiError && err.code === 10058) return (await this.#jsm.streams.info(full.name)).created
+      throw err
+    }
+  }
+
+  // ---- bounded calls ----
+
+  /** Run `fn` within timeoutMs, after the connection is up; every failure becomes a bus error. */
+  async #bounded<T>(fn: (deadline: number) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + this.#timeoutMs
+    const work = (async () => {
+      await this.#whenConnected(deadline)
+      return fn(deadline)
+    })()
+    work.catch(() => {})
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BusUnavailableError(`NATS did not answer within ${this.#timeoutMs} ms`)), this.#timeoutMs)
+    })
+    try {
+      return await Promise.race([work, timeout])
+    } catch (err) {
+      throw toBusError(err)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  #whenConnected(deadline: number): Promise<void> {
+    if (this.#status.type === 'connected' && !this.#nc.isClosed()) return Promise.resolve()
+    if (this.#status.type === 'closed' || this.#nc.isClosed()) return Promise.reject(new BusUnavailableError('bus closed'))
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => {
+          off()
+          reject(new BusUnavailableError('NATS is disconnected'))
+        },
+        Math.max(0, deadline - Date.now()),
+      )
+      const off = this.onStatus((s) => {
+        if (s.type === 'reconnecting') return
+        clearTimeout(timer)
+        off()
+        if (s.type === 'connected') resolve()
+        else reject(new BusUnavailableError('bus closed'))
+      })
+    })
+  }
+
+  // ---- matches ----
+
+  async createMatch(meta: MatchMeta): Promise<MatchRecord> {
+    const record: MatchRecord = { meta: { ...meta }, board: EMPTY_BOARD }
+    return this.#bounded(async () => {
+      try {
+        await this.#kv.matches.create(kvToken(meta.id), JSON.stringify(record))
+      } catch (err) {
+        if (isApiError(err, JetStreamApiCodes.StreamWrongLastSequence)) throw new MatchExistsError(meta.id)
+        throw err
+      }
+      this.#known.add(meta.id)
+      return structuredClone(record)
+    })
+  }
+
+  async getMatch(matchId: string): Promise<MatchRecord | null> {
+    return this.#bounded(async () => (await this.#getRecord(matchId))?.record ?? null)
+  }
+
+  async listMatches(): Promise<MatchRecord[]> {
+    return this.#bounded(async () => {
+      const keys: string[] = []
+      for await (const k of await this.#kv.matches.keys()) keys.push(k)
+      const entries = await Promise.all(keys.map((k) => this.#kv.matches.get(k)))
+      const out: MatchRecord[] = []
+      for (const e of entries) if (present(e)) out.push(e.json<MatchRecord>())
+      return out
+    })
+  }
+
+  async updateMatch(matchId: string, update: (current: MatchRecord) => MatchRecord | null): Promise<MatchRecord> {
+    return this.#bounded(async (deadline) => {
+      for (let attempt = 0; ; attempt++) {
+        const cur = await this.#getRecord(matchId)
+        if (!cur) throw new UnknownMatchError(matchId)
+        const next = update(structuredClone(cur.record))
+        if (!next) return cur.record
+        try {
+          await this.#kv.matches.update(kvToken(matchId), JSON.stringify(next), cur.revision)
+          return structuredClone(next)
+        } catch (err) {
+          if (!isApiError(err, JetStreamApiCodes.StreamWrongLastSequence) || Date.now() > deadline) throw err
+          await sleep(Math.min(50, attempt * 2) * Math.random())
+        }
+      }
+    })
+  }
+
+  async #getRecord(matchId: string): Promise<{ record: MatchRecord; revision: number } | null> {
+    const e = await this.#kv.matches.get(kvToken(matchId))
+    if (!present(e)) return null
+    this.#known.add(matchId)
+    return { record: e.json<MatchRecord>(), revision: e.revision }
+  }
+
+  async #requireMatch(matchId: string): Promise<void> {
+    if (this.#known.has(matchId)) return
+    if (!(await this.#getRecord(matchId))) throw new UnknownMatchError(matchId)
+  }
+
+  // ---- the event log ----
+
+  async appendEvent(matchId: string, event: NewEvent, options: AppendOptions = {}): Promise<AppendResult> {
+    const key = options.idempotencyKey
+    const fp = eventFingerprint(event.kind, event.data)
+    const idem = key === undefined ? undefined : idemIds(matchId, key)
+    let published: Promise<Published> | undefined
+    const pre = await this.#bounded(async (deadline): Promise<AppendResult | null> => {
+      await this.#requireMatch(matchId)
+      if (idem) {
+        const prior = await this.#kv.idem.get(idem.kvKey)
+        if (present(prior)) {
+          const rec = prior.json<IdemRecord>()
+          if (rec.fp !== fp) throw new IdempotencyConflictError(`idempotency key reused with a different event on ${matchId}`)
+          return { event: storedFromFrame(matchId, Buffer.from(rec.frame), rec.acceptedAt), duplicate: true }
+        }
+      }
+      published = this.#withLock(matchId, deadline, () => this.#publishEvent(matchId, event, fp, idem?.msgId, deadline))
+      const p = await published
+      if (p.duplicate) return { event: p.event, duplicate: true }
+      return null
+    }).catch((err) => {
+      // Timed out while the publish was in flight: if it is acknowledged later, finish the job
+      // (live fan-out, idempotency record, board) so that the stored event is complete.
+      published?.then((p) => (p.duplicate ? undefined : this.#afterAppend(matchId, p, idem?.kvKey, fp))).catch(() => {})
+      throw err
+    })
+    if (pre) return pre
+    const p = await (published as Promise<Published>)
+    await this.#afterAppend(matchId, p, idem?.kvKey, fp)
+    return { event: p.event, duplicate: false }
+  }
+
+  /** Serialize the appends of one match in this process; a stuck holder releases at its deadline. */
+  #withLock<T>(matchId: string, deadline: number, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(matchId) ?? Promise.resolve()
+    const run = prev.then(() => {
+      if (Date.now() > deadline) throw new BusUnavailableError('timed out waiting for earlier appends')
+      return fn()
+    })
+    const released = Promise.race([run.then(noop, noop), sleep(Math.max(0, deadline - Date.now()))])
+    this.#locks.set(matchId, released)
+    void released.then(() => {
+      if (this.#locks.get(matchId) === released) this.#locks.delete(matchId)
+    })
+    return run
+  }
+
+  async #publishEvent(matchId: string, event: NewEvent, fp: string, msgID: string | undefined, deadline: number): Promise<Published> {
+    const subject = this.names.eventLog(matchId)
+    for (let attempt = 0; ; attempt++) {
+      const pos = this.#last.get(matchId) ?? (await this.#lastPosition(matchId))
+      const seq = pos.seq + 1
+      const acceptedAt = event.acceptedAt ?? Date.now()
+      const at = new Date(acceptedAt).toISOString()
+      const frame = encodeEventFrame({ matchId, seq, kind: event.kind, at, data: event.data })
+      const h = natsHeaders()
+      h.set(SEQ, String(seq))
+      h.set(AT, String(acceptedAt))
+      try {
+        const ack = await this.#publishJs(subject, frame, h, msgID, pos.streamSeq, deadline)
+        if (ack.duplicate) {
+          const orig = await this.#jsm.direct.getMessage(this.names.eventsStream, { seq: ack.seq })
+          if (!orig) throw new BusUnavailableError('duplicate of an event that is no longer in the log')
+          const stored = storedFromMsg(matchId, orig)
+          if (eventFingerprint(stored.kind, stored.data) !== fp) {
+            throw new IdempotencyConflictError(`idempotency key reused with a different event on ${matchId}`)
+          }
+          return { event: stored, streamSeq: ack.seq, duplicate: true }
+        }
+        this.#last.set(matchId, { streamSeq: ack.seq, seq })
+        const data = structuredClone(event.data)
+        return { event: { matchId, seq, kind: event.kind, at, acceptedAt, data, frame }, streamSeq: ack.seq, duplicate: false }
+      } catch (err) {
+        this.#last.delete(matchId)
+        const conflict = isApiError(err, JetStreamApiCodes.StreamWrongLastSequence)
+        if (conflict && attempt < MAX_APPEND_ATTEMPTS && Date.now() < deadline) {
+          if (attempt > 2) await sleep(Math.random() * Math.min(20, attempt))
+          continue
+        }
+        if (isMissingStream(err) && attempt === 0 && Date.now() < deadline) {
+          await this.#reensure()
+          continue
+        }
+        throw err
+      }
+    }
+  }
+
+  async #publishJs(subject: string, frame: Uint8Array, h: MsgHdrs, msgID: string | undefined, expectLast: number, deadline: number) {
+    // The request may outlive `deadline` (then appendEvent has already rejected and only
+    // finishes the job if an ack still comes); the lock is released at the deadline anyway.
+    const timeout = Math.max(this.#timeoutMs * 3, deadline - Date.now())
+    return this.#js.publish(subject, frame, {
+      headers: h,
+      ...(msgID ? { msgID } : {}),
+      expect: { lastSubjectSequence: expectLast },
+      timeout,
+    })
+  }
+
+  /** After the ack: live fan-out first, then the idempotency record and the board. Never throws. */
+  async #afterAppend(matchId: string, p: Published, idemKey: string | undefined, fp: string): Promise<void> {
+    const { event } = p
+    try {
+      const h = natsHeaders()
+      h.set(SEQ, String(event.seq))
+      h.set(AT, String(event.acceptedAt))
+      this.#nc.publish(this.names.eventLive(matchId), event.frame, { headers: h })
+    } catch {}
+    const budget = sleep(this.#timeoutMs)
+    const tasks: Promise<unknown>[] = [this.#fold(matchId, event)]
+    if (idemKey) {
+      const rec: IdemRecord = { fp, acceptedAt: event.acceptedAt, streamSeq: p.streamSeq, frame: Buffer.from(event.frame).toString('utf8') }
+      tasks.push(this.#kv.idem.put(idemKey, JSON.stringify(rec)))
+    }
+    await Promise.race([Promise.allSettled(tasks), budget])
+  }
+
+  /** Fold the log into the board up to `event.seq`, in seq order (catching up missed events). */
+  async #fold(matchId: string, event: StoredEvent): Promise<void> {
+    const deadline = Date.now() + this.#timeoutMs
+    for (let attempt = 0; attempt < 50 && Date.now() < deadline; attempt++) {
+      const cur = await this.#getRecord(matchId)
+      if (!cur || cur.record.board.seq >= event.seq) return
+      let board: BoardState = cur.record.board
+      if (board.seq < event.seq - 1) {
+        const missing = await this.#read(matchId, board.seq, event.seq - 1 - board.seq, deadline)
+        for (const e of missing.events) if (e.seq < event.seq) board = applyEvent(board, e)
+      }
+      board = applyEvent(board, event)
+      try {
+        await this.#kv.matches.update(kvToken(matchId), JSON.stringify({ ...cur.record, board }), cur.revision)
+        return
+      } catch (err) {
+        if (!isApiError(err, JetStreamApiCodes.StreamWrongLastSequence)) throw err
+        await sleep(Math.random() * Math.min(20, attempt * 2))
+      }
+    }
+  }
+
+  /** The match's last stored message (stream seq + Tl-Seq); for an empty subject, the board's seq. */
+  async #lastPosition(matchId: string): Promise<Pos> {
+    const last = await this.#jsm.direct.getMessage(this.names.eventsStream, { last_by_subj: this.names.eventLog(matchId) })
+    if (last) return { streamSeq: last.seq, seq: seqOf(last) }
+    // Nothing in the log: a new match, or every event aged out (seqs must not restart then).
+    const rec = await this.#getRecord(matchId)
+    return { streamSeq: 0, seq: rec?.record.board.seq ?? 0 }
+  }
+
+  async readEvents(matchId: string, afterSeq: number, limit: number): Promise<LogRead> {
+    return this.#bounded(async (deadline) => {
+      await this.#requireMatch(matchId)
+      return this.#read(matchId, afterSeq, limit, deadline)
+    })
+  }
+
+  async logPosition(matchId: string): Promise<{ lastSeq: number; firstSeq: number; epoch: string }> {
+    return this.#bounded(async () => {
+      await this.#requireMatch(matchId)
+      const { firstSeq, lastSeq } = await this.#ends(matchId)
+      return { firstSeq, lastSeq, epoch: this.#epoch }
+    })
+  }
+
+  async #ends(matchId: string): Promise<{ first: StoredMsg | null; last: StoredMsg | null; firstSeq: number; lastSeq: number }> {
+    const subj = this.names.eventLog(matchId)
+    const stream = this.names.eventsStream
+    const [first, last] = await Promise.all([
+      this.#jsm.direct.getMessage(stream, { seq: 0, next_by_subj: subj }),
+      this.#jsm.direct.getMessage(stream, { last_by_subj: subj }),
+    ])
+    if (first && last) return { first, last, firstSeq: seqOf(first), lastSeq: seqOf(last) }
+    const rec = await this.#getRecord(matchId)
+    const lastSeq = rec?.record.board.seq ?? 0
+    return { first: null, last: null, firstSeq: lastSeq > 0 ? lastSeq + 1 : 0, lastSeq }
+  }
+
+  async #read(matchId: string, afterSeq: number, limit: number, deadline: number): Promise<LogRead> {
+    for (let round = 0; ; round++) {
+      const { first, last, firstSeq, lastSeq } = await this.#ends(matchId)
+      const base = { firstSeq, lastSeq, epoch: this.#epoch }
+      const target = Math.max(afterSeq + 1, firstSeq)
+      if (!first || !last || limit <= 0 || target > lastSeq) return { events: [], ...base }
+      const n = Math.min(limit, lastSeq - target + 1)
+      try {
+        const start = await this.#locate(matchId, target, first, last)
+        const events = await this.#walk(matchId, start, n, deadline)
+        return { events, ...base }
+      } catch (err) {
+        // Retention removed messages under our feet: look again once.
+        if (err instanceof LogMovedError && round === 0) continue
+        throw err
+      }
+    }
+  }
+
+  /**
+   * Find the message with Tl-Seq = target between two known messages. The seqs of one match
+   * have no holes and grow with stream seqs, so the target's stream seq is bounded on both
+   * sides; probes alternate interpolation (exact for a log with one match) and bisection.
+   */
+  async #locate(matchId: string, target: number, first: StoredMsg, last: StoredMsg): Promise<StoredMsg> {
+    if (seqOf(first) === target) return first
+    if (seqOf(last) === target) return last
+    const subj = this.names.eventLog(matchId)
+    let lo = { s: first.seq, t: seqOf(first) }
+    let hi = { s: last.seq, t: seqOf(last) }
+    let a = lo.s + (target - lo.t)
+    let b = hi.s - (hi.t - target)
+    for (let i = 0; i < 128; i++) {
+      if (a > b) break
+      let g = i % 2 === 0 ? lo.s + Math.round(((target - lo.t) * (hi.s - lo.s)) / (hi.t - lo.t)) : Math.floor((a + b) / 2)
+      g = Math.min(b, Math.max(a, g))
+      const m = await this.#jsm.direct.getMessage(this.names.eventsStream, { seq: g, next_by_subj: subj })
+      if (!m) break
+      const t = seqOf(m)
+      if (t === target) return m
+      if (t < target) {
+        lo = { s: m.seq, t }
+        a = Math.max(a, m.seq + (target - t))
+      } else {
+        hi = { s: m.seq, t }
+        b = Math.min(b, g - 1, m.seq - (t - target))
+      }
+    }
+    throw new LogMovedError()
+  }
+
+  /** `n` consecutive events starting at `start`. */
+  async #walk(matchId: string, start: StoredMsg, n: number, deadline: number): Promise<StoredEvent[]> {
+    const subj = this.names.eventLog(matchId)
+    const out: StoredEvent[] = [storedFromMsg(matchId, start)]
+    if (n <= DIRECT_WALK_MAX) {
+      let cur = start
+      while (out.length < n) {
+        const m = await this.#jsm.direct.getMessage(this.names.eventsStream, { seq: cur.seq + 1, next_by_subj: subj })
+        if (!m) break
+        out.push(storedFromMsg(matchId, m))
+        cur = m
+      }
+    } else {
+      const c = await this.#js.consumers.get(this.names.eventsStream, {
+        filter_subjects: subj,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: start.seq + 1,
+      })
+      const iter = await c.fetch({ max_messages: n - 1, expires: Math.max(1000, deadline - Date.now()) })
+      for await (const m of iter) {
+        out.push(storedFromMsg(matchId, { data: m.data, header: m.headers, seq: m.seq }))
+        if (out.length >= n || m.info.pending === 0) break
+      }
+      iter.stop()
+      void c.delete().catch(() => {})
+    }
+    for (let i = 1; i < out.length; i++) {
+      if ((out[i] as StoredEvent).seq !== (out[i - 1] as StoredEvent).seq + 1) throw new LogMovedError()
+    }
+    return out
+  }
+
+  subscribeEvents(matchId: string, onEvent: (event: LiveEvent) => void): BusSubscription {
+    return this.#subscribeLive(this.names.eventLive(matchId), (m) => {
+      const seqHdr = m.headers?.get(SEQ)
+      const atHdr = m.headers?.get(AT)
+      if (seqHdr && atHdr) onEvent({ matchId, seq: Number(seqHdr), acceptedAt: Number(atHdr), frame: m.data })
+      else {
+        const f = JSON.parse(Buffer.from(m.data).toString('utf8')) as { seq: number; at: string }
+        onEvent({ matchId, seq: f.seq, acceptedAt: Date.parse(f.at), frame: m.data })
+      }
+    })
+  }
+
+  /** One core subscription per subject, shared by every local listener. */
+  #subscribeLive(subject: string, listener: (m: { data: Uint8Array; headers?: MsgHdrs }) => void): BusSubscription {
+    if (this.#nc.isClosed()) return { unsubscribe: noop }
+    let entry = this.#live.get(subject)
+    if (!entry) {
+      const listeners = new Set<(m: { data: Uint8Array; headers?: MsgHdrs }) => void>()
+      const sub = this.#nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (err) return
+          const m = { data: msg.data, headers: msg.headers }
+          for (const l of [...listeners]) {
+            try {
+              l(m)
+            } catch (e) {
+              reportListenerError(e)
+            }
+          }
+        },
+      })
+      entry = { sub, listeners }
+      this.#live.set(subject, entry)
+    }
+    const wrapped = (m: { data: Uint8Array; headers?: MsgHdrs }) => listener(m)
+    entry.listeners.add(wrapped)
+    const e = entry
+    return {
+      unsubscribe: () => {
+        e.listeners.delete(wrapped)
+        if (e.listeners.size === 0 && this.#live.get(subject) === e) {
+          this.#live.delete(subject)
+          e.sub.unsubscribe()
+        }
+      },
+    }
+  }
+
+  // ---- chat ----
+
+  async appendChat(matchId: string, chat: NewChat): Promise<ChatRecord> {
+    return this.#bounded(async () => {
+      await this.#requireMatch(matchId)
+      const at = new Date(chat.acceptedAt ?? Date.now()).toISOString()
+      const user: User = { id: chat.user.id, name: chat.user.name }
+      const body: ChatBody = { user, text: chat.text, at }
+      let ack: Awaited<ReturnType<JetStreamClient['publish']>>
+      try {
+        ack = await this.#js.publish(this.names.chatLog(matchId), JSON.stringify(body))
+      } catch (err) {
+        if (!isMissingStream(err)) throw err
+        await this.#reensure()
+        ack = await this.#js.publish(this.names.chatLog(matchId), JSON.stringify(body))
+      }
+      const id = String(ack.seq)
+      const frame = encodeChatFrame({ matchId, id, user, text: chat.text, at })
+      try {
+        const h = natsHeaders()
+        h.set(CHAT_ID, id)
+        this.#nc.publish(this.names.chatLive(matchId), frame, { headers: h })
+      } catch {}
+      return { matchId, id, user, text: chat.text, at, frame }
+    })
+  }
+
+  async recentChat(matchId: string, limit: number): Promise<ChatRecord[]> {
+    return this.#bounded(async (deadline) => {
+      await this.#requireMatch(matchId)
+      if (limit <= 0) return []
+      const stream = this.names.chatStream
+      const subj = this.names.chatLog(matchId)
+      const last = await this.#jsm.direct.getMessage(stream, { last_by_subj: subj })
+      if (!last) return []
+      // The chat log is bounded per match (maxChatPerMatch), so reading it whole is bounded too.
+      const c = await this.#js.consumers.get(stream, { filter_subjects: subj, deliver_policy: DeliverPolicy.All })
+      const iter = await c.fetch({ max_messages: this.#retention.maxChatPerMatch + 16, expires: Math.max(1000, deadline - Date.now()) })
+      const out: ChatRecord[] = []
+      for await (const m of iter) {
+        out.push(chatFromBody(matchId, String(m.seq), m.data))
+        if (out.length > limit) out.shift()
+        if (m.seq >= last.seq || m.info.pending === 0) break
+      }
+      iter.stop()
+      void c.delete().catch(() => {})
+      return out
+    })
+  }
+
+  async deleteChat(matchId: string, chatId: string): Promise<boolean> {
+    return this.#bounded(async () => {
+      if (!/^[1-9][0-9]{0,15}$/.test(chatId)) return false
+      const seq = Number(chatId)
+      const m = await this.#jsm.direct.getMessage(this.names.chatStream, { seq })
+      if (!m || m.subject !== this.names.chatLog(matchId)) return false
+      try {
+        return await this.#jsm.streams.deleteMessage(this.names.chatStream, seq, false)
+      } catch (err) {
+        if (isApiError(err, JetStreamApiCodes.NoMessageFound)) return false
+        throw err
+      }
+    })
+  }
+
+  subscribeChat(matchId: string, onChat: (chat: LiveChat) => void): BusSubscription {
+    return this.#subscribeLive(this.names.chatLive(matchId), (m) => {
+      const id = m.headers?.get(CHAT_ID) || (JSON.parse(Buffer.from(m.data).toString('utf8')) as { id: string }).id
+      onChat({ matchId, id, frame: m.data })
+    })
+  }
+
+  // ---- moderation and settings ----
+
+  async publishControl(message: ControlMessage): Promise<void> {
+    return this.#bounded(async () => {
+      this.#nc.publish(this.names.control, JSON.stringify(message))
+      await this.#nc.flush()
+    })
+  }
+
+  subscribeControl(onControl: (message: ControlMessage) => void): BusSubscription {
+    return this.#subscribeLive(this.names.control, (m) => {
+      onControl(JSON.parse(Buffer.from(m.data).toString('utf8')) as ControlMessage)
+    })
+  }
+
+  async setMute(matchId: string, userId: string, until: number): Promise<void> {
+    return this.#bounded(async () => {
+      const key = `${kvToken(matchId)}.${kvToken(userId)}`
+      if (until <= Date.now()) await this.#kv.mutes.delete(key)
+      else await this.#kv.mutes.put(key, String(until))
+    })
+  }
+
+  async getMute(matchId: string, userId: string): Promise<number | null> {
+    return this.#bounded(async () => {
+      const e = await this.#kv.mutes.get(`${kvToken(matchId)}.${kvToken(userId)}`)
+      if (!present(e)) return null
+      const until = Number(e.string())
+      return Number.isFinite(until) && until > Date.now() ? until : null
+    })
+  }
+
+  async getSetting<T = unknown>(key: string): Promise<T | null> {
+    return this.#bounded(async () => {
+      const e = await this.#kv.settings.get(kvToken(key))
+      if (!present(e)) return null
+      return e.json<T>()
+    })
+  }
+
+  async putSetting(key: string, value: unknown): Promise<void> {
+    return this.#bounded(async () => {
+      await this.#kv.settings.put(kvToken(key), JSON.stringify(value ?? null))
+    })
+  }
+}
+
+// ---- helpers ----
+
+interface Published {
+  event: StoredEvent
+  streamSeq: number
+  duplicate: boolean
+}
+
+interface IdemRecord {
+  fp: string
+  acceptedAt: number
+  streamSeq: number
+  /** The stored frame, so the first result survives the log's retention. */
+  frame: string
+}
+
+interface ChatBody {
+  user: User
+  text: string
+  at: string
+}
+
+/** A KV entry that holds a value (not a delete or purge marker). */
+function present(e: KvEntry | null): e is KvEntry {
+  return e !== null && e.operation === 'PUT' && e.value.length > 0
+}
+
+class LogMovedError extends Error {
+  override name = 'LogMovedError'
+}
+
+const noop = () => {}
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+function seqOf(m: { header?: MsgHdrs; data: Uint8Array }): number {
+  const h = m.header?.get(SEQ)
+  if (h) return Number(h)
+  return (JSON.parse(Buffer.from(m.data).toString('utf8')) as { seq: number }).seq
+}
+
+function storedFromMsg(matchId: string, m: { data: Uint8Array; header?: MsgHdrs; seq: number }): StoredEvent {
+  const at = m.header?.get(AT)
+  return storedFromFrame(matchId, m.data, at ? Number(at) : undefined)
+}
+
+function storedFromFrame(matchId: string, frame: Uint8Array, acceptedAt?: number): StoredEvent {
+  const f = JSON.parse(Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength).toString('utf8')) as {
+    seq: number
+    kind: string
+    at: string
+    data: EventData
+  }
+  return { matchId, seq: f.seq, kind: f.kind, at: f.at, acceptedAt: acceptedAt ?? Date.parse(f.at), data: f.data, frame }
+}
+
+function chatFromBody(matchId: string, id: string, data: Uint8Array): ChatRecord {
+  const b = JSON.parse(Buffer.from(data).toString('utf8')) as ChatBody
+  return {
+    matchId,
+    id,
+    user: b.user,
+    text: b.text,
+    at: b.at,
+    frame: encodeChatFrame({ matchId, id, user: b.user, text: b.text, at: b.at }),
+  }
+}
+
+const KV_SAFE = /^[A-Za-z0-9_-][A-Za-z0-9_=-]{0,127}$/
+
+/** A KV key token: safe strings as they are, anything else as `=` + base64url. */
+function kvToken(s: string): string {
+  return KV_SAFE.test(s) ? s : `=${Buffer.from(s, 'utf8').toString('base64url')}`
+}
+
+function idemIds(matchId: string, key: string): { kvKey: string; msgId: string } {
+  const h = createHash('sha256').update(key).digest('base64url')
+  return { kvKey: `${kvToken(matchId)}.${h}`, msgId: `${matchId}:${h}` }
+}
+
+function isApiError(err: unknown, code: number): boolean {
+  return err instanceof JetStreamApiError && err.code === code
+}
+
+function isMissingStream(err: unknown): boolean {
+  if (isApiError(err, JetStreamApiCodes.StreamNotFound)) return true
+  const name = (err as Error)?.constructor?.name
+  return name === 'JetStreamNotEnabled' || name === 'NoRespondersError' || /no responders/i.test(String((err as Error)?.message))
+}
+
+const DOMAIN_ERRORS = [BusUnavailableError, UnknownMatchError, MatchExistsError, IdempotencyConflictError]
+
+function toBusError(err: unknown): Error {
+  if (DOMAIN_ERRORS.some((E) => err instanceof E)) return err as Error
+  return new BusUnavailableError(`NATS: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+}
