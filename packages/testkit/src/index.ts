@@ -13,3 +13,12 @@ export {
 } from './process.ts'
 export { runtime } from './runtime.ts'
 export { startService, repoRoot, type ServiceName, type ServiceProcess, type StartServiceOptions } from './service.ts'
+export {
+  startNginx,
+  confine,
+  NginxConfigRejected,
+  type NginxServer,
+  type NginxContext,
+  type NginxConfigSource,
+  type NginxOptions,
+} from './nginx.ts'
