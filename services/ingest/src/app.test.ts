@@ -10,9 +10,8 @@ import Fastify from 'fastify'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { buildIngestApp, type IngestDeps, ingestPlugin } from './app.ts'
+import { ADMIN_KEY as ADMIN, BAD_INPUTS, COMMENTATOR_KEY as COMM, MATCH } from './bad-inputs.fixture.ts'
 
-const ADMIN = 'admin-key-0001'
-const COMM = 'comm-key-00001'
 const SECRET = 'test-secret-0123456789abcdef'
 const admin = { authorization: `Bearer ${ADMIN}` }
 const comm = { authorization: `Bearer ${COMM}` }
@@ -45,8 +44,6 @@ async function make(over: Partial<IngestDeps> = {}, opts: Parameters<typeof buil
 afterEach(async () => {
   await Promise.all(open.splice(0).map((a) => a.close()))
 })
-
-const MATCH = { id: 'm1', title: 'Final', home: 'Reds', away: 'Blues', startsAt: '2026-06-01T18:00:00Z' }
 
 async function withMatch(over: Partial<IngestDeps> = {}) {
   const t = await make(over)
@@ -200,209 +197,7 @@ describe('posting events', () => {
 })
 
 describe('bad input: status, code, and the log unchanged', () => {
-  const big = 'x'.repeat(20 * 1024)
-  type Case = {
-    name: string
-    method?: 'POST' | 'GET' | 'DELETE' | 'PUT'
-    url?: string
-    headers?: Record<string, string>
-    payload?: unknown
-    status: number
-    code: string
-    path?: string
-  }
-  const cases: Case[] = [
-    { name: 'no API key', headers: {}, payload: { kind: 'commentary' }, status: 401, code: 'unauthorized' },
-    {
-      name: 'unknown API key',
-      headers: { authorization: 'Bearer not-a-key-at-all' },
-      payload: { kind: 'commentary' },
-      status: 401,
-      code: 'unauthorized',
-    },
-    {
-      name: 'not a bearer',
-      headers: { authorization: `Basic ${ADMIN}` },
-      payload: { kind: 'commentary' },
-      status: 401,
-      code: 'unauthorized',
-    },
-    { name: 'commentator creating a match', url: '/v1/matches', payload: MATCH, status: 403, code: 'forbidden' },
-    { name: 'commentator muting', url: '/v1/matches/m1/mutes', payload: { userId: 'u', seconds: 5 }, status: 403, code: 'forbidden' },
-    { name: 'commentator deleting chat', method: 'DELETE', url: '/v1/matches/m1/chat/1', status: 403, code: 'forbidden' },
-    { name: 'commentator reading banned words', method: 'GET', url: '/v1/chat/banned-words', status: 403, code: 'forbidden' },
-    { name: 'unknown match', url: '/v1/matches/zz/events', payload: { kind: 'commentary' }, status: 404, code: 'unknown_match' },
-    {
-      name: 'bad match id',
-      url: '/v1/matches/a.b/events',
-      payload: { kind: 'commentary' },
-      status: 400,
-      code: 'bad_request',
-      path: 'params/matchId',
-    },
-    { name: 'invalid kind', payload: { kind: 'Goal!' }, status: 400, code: 'bad_request', path: 'body/kind' },
-    { name: 'missing kind', payload: { text: 'x' }, status: 400, code: 'bad_request', path: 'body/kind' },
-    { name: 'unknown field', payload: { kind: 'goal', scor: 1 }, status: 400, code: 'bad_request', path: 'body/scor' },
-    {
-      name: 'text over the limit',
-      payload: { kind: 'commentary', text: 'x'.repeat(4001) },
-      status: 400,
-      code: 'bad_request',
-      path: 'body/text',
-    },
-    {
-      name: 'image URL not http',
-      payload: { kind: 'commentary', imageUrl: 'javascript:alert(1)' },
-      status: 400,
-      code: 'bad_request',
-      path: 'body/imageUrl',
-    },
-    { name: 'negative score', payload: { kind: 'score', score: { home: -1, away: 0 } }, status: 400, code: 'bad_request' },
-    {
-      name: 'data too big',
-      payload: { kind: 'commentary', data: { blob: 'x'.repeat(5000) } },
-      status: 400,
-      code: 'bad_request',
-      path: 'body/data',
-    },
-    {
-      name: 'data with a named field',
-      payload: { kind: 'commentary', data: { score: { home: 9, away: 9 } } },
-      status: 400,
-      code: 'bad_request',
-      path: 'body/data/score',
-    },
-    {
-      name: 'correction without refSeq',
-      payload: { kind: 'correction', text: 'x' },
-      status: 400,
-      code: 'bad_request',
-      path: 'body/refSeq',
-    },
-    {
-      name: 'refSeq past the last seq',
-      payload: { kind: 'retraction', refSeq: 99 },
-      status: 400,
-      code: 'bad_request',
-      path: 'body/refSeq',
-    },
-    { name: 'refSeq 0', payload: { kind: 'retraction', refSeq: 0 }, status: 400, code: 'bad_request', path: 'body/refSeq' },
-    { name: 'refSeq on a goal', payload: { kind: 'goal', refSeq: 1 }, status: 400, code: 'bad_request', path: 'body/refSeq' },
-    {
-      name: 'malformed JSON',
-      headers: { ...comm, 'content-type': 'application/json' },
-      payload: '{"kind":',
-      status: 400,
-      code: 'bad_request',
-    },
-    { name: 'JSON array body', payload: [1, 2], status: 400, code: 'bad_request' },
-    { name: 'empty JSON body', headers: { ...comm, 'content-type': 'application/json' }, payload: '', status: 400, code: 'bad_request' },
-    { name: 'body over the limit', payload: { kind: 'commentary', text: big }, status: 413, code: 'too_large' },
-    {
-      name: 'wrong content type',
-      headers: { ...comm, 'content-type': 'text/plain' },
-      payload: 'goal',
-      status: 415,
-      code: 'unsupported_media_type',
-    },
-    {
-      name: 'form content type',
-      headers: { ...comm, 'content-type': 'application/x-www-form-urlencoded' },
-      payload: 'kind=goal',
-      status: 415,
-      code: 'unsupported_media_type',
-    },
-    {
-      name: 'Idempotency-Key too long',
-      headers: { ...comm, 'idempotency-key': 'k'.repeat(201) },
-      payload: { kind: 'commentary' },
-      status: 400,
-      code: 'bad_request',
-      path: 'headers/idempotency-key',
-    },
-    {
-      name: 'negative since',
-      method: 'GET',
-      url: '/v1/matches/m1/events?since=-1',
-      status: 400,
-      code: 'bad_request',
-      path: 'querystring/since',
-    },
-    {
-      name: 'since not a number',
-      method: 'GET',
-      url: '/v1/matches/m1/events?since=abc',
-      status: 400,
-      code: 'bad_request',
-      path: 'querystring/since',
-    },
-    {
-      name: 'limit of 10^9',
-      method: 'GET',
-      url: '/v1/matches/m1/events?limit=1000000000',
-      status: 400,
-      code: 'bad_request',
-      path: 'querystring/limit',
-    },
-    { name: 'limit 0', method: 'GET', url: '/v1/matches/m1/events?limit=0', status: 400, code: 'bad_request', path: 'querystring/limit' },
-    { name: 'unknown query parameter', method: 'GET', url: '/v1/matches/m1/events?sinse=1', status: 400, code: 'bad_request' },
-    {
-      name: 'mute for 0 seconds',
-      url: '/v1/matches/m1/mutes',
-      headers: admin,
-      payload: { userId: 'u', seconds: 0 },
-      status: 400,
-      code: 'bad_request',
-      path: 'body/seconds',
-    },
-    {
-      name: 'mute in an unknown match',
-      url: '/v1/matches/zz/mutes',
-      headers: admin,
-      payload: { userId: 'u', seconds: 5 },
-      status: 404,
-      code: 'unknown_match',
-    },
-    {
-      name: 'delete a chat that does not exist',
-      method: 'DELETE',
-      url: '/v1/matches/m1/chat/12345',
-      headers: admin,
-      status: 404,
-      code: 'not_found',
-    },
-    {
-      name: 'bad chat id',
-      method: 'DELETE',
-      url: '/v1/matches/m1/chat/abc',
-      headers: admin,
-      status: 400,
-      code: 'bad_request',
-      path: 'params/chatId',
-    },
-    {
-      name: 'banned words not a list',
-      method: 'PUT',
-      url: '/v1/chat/banned-words',
-      headers: admin,
-      payload: { words: 'x' },
-      status: 400,
-      code: 'bad_request',
-    },
-    { name: 'blank viewer name', url: '/v1/viewers/token', headers: {}, payload: { name: ' \u0007 ' }, status: 400, code: 'bad_request' },
-    {
-      name: 'viewer name too long',
-      url: '/v1/viewers/token',
-      headers: {},
-      payload: { name: 'n'.repeat(41) },
-      status: 400,
-      code: 'bad_request',
-      path: 'body/name',
-    },
-    { name: 'unknown route', method: 'GET', url: '/v2/matches', status: 404, code: 'not_found' },
-  ]
-
-  it.each(cases)('$name → $status $code', async (c) => {
+  it.each(BAD_INPUTS)('$name → $status $code', async (c) => {
     const { app, bus } = await withMatch()
     expect((await post(app, { kind: 'goal', score: { home: 1, away: 0 } })).statusCode).toBe(201)
     const before = await bus.readEvents('m1', 0, 100)

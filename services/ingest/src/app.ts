@@ -32,7 +32,6 @@ export type { IngestDeps } from './context.ts'
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
 export const ingestPlugin: FastifyPluginAsyncTypebox<IngestDeps> = async (app, deps) => {
-  if (deps.apiKeys.length === 0) app.log.warn('ingest has no API keys: every write will answer 401')
   if (deps.tokenSecret.length < 16) throw new Error('ingest: tokenSecret must have at least 16 characters')
   let closing = false
   const ctx: IngestContext = {
@@ -48,11 +47,12 @@ export const ingestPlugin: FastifyPluginAsyncTypebox<IngestDeps> = async (app, d
       metricsRoute: deps.metricsRoute ?? true,
       nodeId: deps.nodeId,
     },
-    keys: keyRing(deps.apiKeys),
+    keys: deps.keyRing ?? keyRing(deps.apiKeys),
     metrics: ingestMetrics(deps.registry),
     isClosing: () => closing,
   }
   const mount = app.prefix
+  if (ctx.keys.size === 0) app.log.warn('ingest has no API keys: every write will answer 401')
 
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
   app.setErrorHandler(errorHandler)

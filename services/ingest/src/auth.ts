@@ -18,6 +18,8 @@ const RANK: Record<Role, number> = { commentator: 1, admin: 2 }
 export interface KeyRing {
   /** The role of a presented key, or null. */
   roleOf(presented: string): Role | null
+  /** Swap the whole key set at once (SIGHUP reload); requests in flight keep their answer. */
+  replace(keys: readonly ApiKey[]): void
   readonly size: number
 }
 
@@ -26,9 +28,14 @@ function digest(key: string): Buffer {
 }
 
 export function keyRing(keys: readonly ApiKey[]): KeyRing {
-  const entries = keys.map((k) => ({ role: k.role, hash: digest(k.key) }))
+  let entries = keys.map((k) => ({ role: k.role, hash: digest(k.key) }))
   return {
-    size: entries.length,
+    get size() {
+      return entries.length
+    },
+    replace(next) {
+      entries = next.map((k) => ({ role: k.role, hash: digest(k.key) }))
+    },
     roleOf(presented) {
       const h = digest(presented)
       let found: Role | null = null

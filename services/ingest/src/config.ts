@@ -7,6 +7,12 @@ import { commonSpec, ConfigError, int, loadConfig, type ConfigOf } from '@touchl
 export const ingestSpec = {
   ...commonSpec,
   PORT: int({ default: 8081, min: 0, max: 65535, describe: 'port ingest listens on' }),
+  NATS_TIMEOUT_MS: int({
+    default: 2000,
+    min: 100,
+    max: 60_000,
+    describe: 'upper bound of one bus call; a post answers 503 (nothing stored) within about this when NATS is down or slow',
+  }),
   VIEWER_TOKEN_TTL_SEC: int({ default: 4 * 3600, min: 60, max: 7 * 24 * 3600, describe: 'life of a viewer token, seconds' }),
   VIEWER_TOKENS_PER_MINUTE: int({ default: 20, min: 1, max: 100_000, describe: 'viewer tokens per client address per minute' }),
 } as const

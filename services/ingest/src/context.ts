@@ -12,6 +12,8 @@ export interface IngestDeps {
   presence: PresenceStore
   /** Role:key pairs; stored only as SHA-256 digests. */
   apiKeys: ApiKey[]
+  /** A key ring to use instead of one built from `apiKeys` (main.ts keeps it to reload keys on SIGHUP). */
+  keyRing?: KeyRing
   /** HMAC secret for viewer tokens; gateways verify with the same one. */
   tokenSecret: string
   /** Where the `touchline_ingest_*` metrics live (shared with the gateway in embedded mode). */
@@ -29,7 +31,7 @@ export interface IngestDeps {
 }
 
 export interface IngestContext {
-  deps: Required<Omit<IngestDeps, 'nodeId'>> & { nodeId: string | undefined }
+  deps: Required<Omit<IngestDeps, 'nodeId' | 'keyRing'>> & { nodeId: string | undefined }
   keys: KeyRing
   metrics: IngestMetrics
   /** True once the app is closing: /readyz answers 503. */
