@@ -28,6 +28,7 @@ function env(): Record<string, string> {
 
 interface Res {
   status: number
+  // biome-ignore lint/suspicious/noExplicitAny: JSON replies, checked by the assertions
   body: any
   headers: Headers
 }
@@ -54,8 +55,14 @@ async function createMatch(base: string, id: string): Promise<void> {
   expect(r.status, JSON.stringify(r.body)).toBe(201)
 }
 
-async function readLog(base: string, matchId: string): Promise<Array<{ seq: number; kind: string; data: any }>> {
-  const out: Array<{ seq: number; kind: string; data: any }> = []
+interface LogEvent {
+  seq: number
+  kind: string
+  data: { text?: string; [k: string]: unknown }
+}
+
+async function readLog(base: string, matchId: string): Promise<LogEvent[]> {
+  const out: LogEvent[] = []
   for (;;) {
     const r = await call(base, 'GET', `/v1/matches/${matchId}/events?since=${out.length ? (out.at(-1)?.seq ?? 0) : 0}&limit=1000`)
     expect(r.status).toBe(200)
