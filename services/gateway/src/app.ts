@@ -1,0 +1,99 @@
+/**
+ * The gateway as a fastify plugin (GET /ws, /healthz, /readyz, /metrics) and as an app.
+ *
+ * `gatewayPlugin` is deliberately *not* wrapped with fastify-plugin: @fastify/websocket, its
+ * decorators and hooks stay inside it, so the embedded mode can register it at the root next to
+ * ingest (mounted at /api) without either seeing the other's decorators. Closing the app drains
+ * the gateway (preClose): sockets get 1012, the node leaves presence. The bus, presence store and
+ * rate limiter are passed in and closed by whoever made them.
+ */
+import websocket from '@fastify/websocket'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import type { Logger } from 'pino'
+import { Gateway, type GatewayDeps } from './gateway.ts'
+
+export type { GatewayDeps } from './gateway.ts'
+
+export interface GatewayPluginOptions extends GatewayDeps {
+  /** Use this gateway (e.g. to call reload() on SIGHUP); by default the plugin makes its own. */
+  gateway?: Gateway
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined
+}
+
+export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (app, opts) => {
+  const gw = opts.gateway ?? new Gateway(opts, app.log as unknown as Logger)
+
+  await app.register(websocket, {
+    options: {
+      maxPayload: gw.settings.maxPayloadBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+    },
+    errorHandler(error, socket, request) {
+      const code = (error as { code?: string }).code
+      if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
+        // A protocol error (e.g. frame over maxPayload): ws already sent the close (1009, 1002…).
+        request.log.debug({ code, message: error.message }, 'websocket protocol error')
+        setTimeout(() => socket.terminate(), 2000).unref()
+        return
+      }
+      request.log.warn({ err: error }, 'websocket error')
+      socket.terminate()
+    },
+    preClose: async () => {
+      await gw.drain()
+    },
+  })
+
+  await gw.start()
+  app.addHook('onClose', async () => {
+    await gw.stop()
+  })
+
+  app.get('/ws', { websocket: true }, (socket, request) => {
+    const q = (request.query ?? {}) as Record<string, unknown>
+    const token = str(q.token)
+    const match = str(q.match)
+    const since = str(q.since)
+    const epoch = str(q.epoch)
+    gw.attach(socket, {
+      ...(token !== undefined ? { token } : {}),
+      ...(match !== undefined ? { match } : {}),
+      ...(since !== undefined ? { since } : {}),
+      ...(epoch !== undefined ? { epoch } : {}),
+    })
+  })
+
+  app.get('/healthz', async () => ({ status: 'ok', node: gw.nodeId }))
+
+  app.get('/readyz', async (_request, reply) => {
+    const r = gw.readiness()
+    reply.code(r.ok ? 200 : 503)
+    return r.body
+  })
+
+  app.get('/metrics', async (_request, reply) => {
+    reply.header('content-type', opts.registry.contentType)
+    return opts.registry.metrics()
+  })
+}
+
+export interface BuildGatewayOptions {
+  /** A pino logger, or false for none (tests). */
+  logger?: Logger | false
+  gateway?: Gateway
+}
+
+/** A fastify app with only the gateway, not yet listening. */
+export async function buildGatewayApp(deps: GatewayDeps, options: BuildGatewayOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
+    // Per-request lines would log every upgrade and health probe.
+    logController: new LogController({ disableRequestLogging: true }),
+  }) as unknown as FastifyInstance
+  await app.register(gatewayPlugin, { ...deps, ...(options.gateway ? { gateway: options.gateway } : {}) })
+  return app
+}

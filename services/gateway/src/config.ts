@@ -1,0 +1,185 @@
+/**
+ * The gateway's environment variables (read only through @touchline/config) and the settings
+ * object that `gatewayPlugin` takes. Every limit has a default that is safe for production; tests
+ * and operators override them through the environment (main.ts) or `GatewayDeps.settings`.
+ */
+import { hostname } from 'node:os'
+import { commonSpec, ConfigError, int, loadConfig, optionalStr, type ConfigOf } from '@touchline/config'
+
+export interface GatewaySettings {
+  /** WebSocket ping interval, also sent in `welcome.heartbeatMs`. */
+  heartbeatMs: number
+  /**
+   * ws `maxPayload`: a larger client frame closes the socket with 1009. Frames above
+   * LIMITS.wsMaxClientFrameBytes (4 KiB) but within this are read and answered with `too_large`,
+   * so a 100 KB chat text gets a clean error and the connection stays usable.
+   */
+  maxPayloadBytes: number
+  /** Open sockets per node; one more is accepted and closed with 1013 (overloaded). */
+  maxConnections: number
+  maxSubscriptionsPerConnection: number
+  /** Hard send-buffer cap per socket: an event that does not fit closes the socket with 1013. */
+  sendBufferMaxBytes: number
+  /** Chat and online frames are dropped while a socket's send buffer is above this. */
+  chatShedBytes: number
+  /** A socket closed as too slow is terminated after this. */
+  slowCloseGraceMs: number
+  /** Bad frames within `badFrameWindowMs` before close 1008. */
+  badFrameLimit: number
+  badFrameWindowMs: number
+  /** Inbound frames per connection: burst and sustained rate; excess frames count as bad frames. */
+  inboundBurst: number
+  inboundPerSec: number
+  snapshotEvents: number
+  snapshotChat: number
+  /** Events per log read when replaying or filling a gap. */
+  replayPageSize: number
+  /** Events a subscription may hold while its replay runs; more closes it with 1013. */
+  replayMaxHeld: number
+  /** Per-connection chat bucket. */
+  chatConnBurst: number
+  chatConnPerMin: number
+  /** Per-user chat bucket (shared across gateways with the Redis rate limiter). */
+  chatUserBurst: number
+  chatUserPerMin: number
+  presenceHeartbeatMs: number
+  presenceFlushMs: number
+  presenceSweepMs: number
+  onlineIntervalMs: number
+  /** Drain: sockets are closed with 1012 spread over this many ms. */
+  drainSpreadMs: number
+  /** Drain: sockets still open after spread + this are terminated. */
+  drainGraceMs: number
+}
+
+export const defaultGatewaySettings: Readonly<GatewaySettings> = Object.freeze({
+  heartbeatMs: 15_000,
+  maxPayloadBytes: 128 * 1024,
+  maxConnections: 50_000,
+  maxSubscriptionsPerConnection: 20,
+  sendBufferMaxBytes: 1024 * 1024,
+  chatShedBytes: 256 * 1024,
+  slowCloseGraceMs: 1000,
+  badFrameLimit: 20,
+  badFrameWindowMs: 10_000,
+  inboundBurst: 60,
+  inboundPerSec: 30,
+  snapshotEvents: 50,
+  snapshotChat: 50,
+  replayPageSize: 200,
+  replayMaxHeld: 10_000,
+  chatConnBurst: 5,
+  chatConnPerMin: 30,
+  chatUserBurst: 8,
+  chatUserPerMin: 40,
+  presenceHeartbeatMs: 2000,
+  presenceFlushMs: 150,
+  presenceSweepMs: 10_000,
+  onlineIntervalMs: 1000,
+  drainSpreadMs: 1000,
+  drainGraceMs: 2000,
+})
+
+const ms = (d: number, describe: string, min = 1) => int({ default: d, min, max: 3_600_000, describe })
+const n = (d: number, describe: string, min = 1, max = 1_000_000_000) => int({ default: d, min, max, describe })
+
+export const gatewaySpec = {
+  ...commonSpec,
+  PORT: int({ default: 8082, min: 0, max: 65535, describe: 'port to listen on' }),
+  NODE_ID: optionalStr({ pattern: /^[A-Za-z0-9_.:-]{1,64}$/, describe: 'gateway node id; default <hostname>-<pid>' }),
+  NODE_URL: optionalStr({ pattern: /^https?:\/\/\S+$/, describe: 'where this node is reachable; default http://HOST:PORT' }),
+  NATS_TIMEOUT_MS: ms(2000, 'upper bound of one bus call (log reads, chat appends)', 100),
+  PRESENCE_TTL_MS: ms(6000, 'a node silent for this long drops out of online counts (Redis presence)', 1000),
+  WS_HEARTBEAT_MS: ms(defaultGatewaySettings.heartbeatMs, 'WebSocket ping interval; a peer missing a pong is terminated', 100),
+  WS_MAX_PAYLOAD_BYTES: n(
+    defaultGatewaySettings.maxPayloadBytes,
+    'largest client frame; larger ones close with 1009',
+    4096,
+    16 * 1024 * 1024,
+  ),
+  WS_MAX_CONNECTIONS: n(defaultGatewaySettings.maxConnections, 'open sockets per node; more are closed with 1013'),
+  WS_MAX_SUBSCRIPTIONS: n(defaultGatewaySettings.maxSubscriptionsPerConnection, 'subscriptions per connection', 1, 10_000),
+  WS_SEND_BUFFER_MAX_BYTES: n(
+    defaultGatewaySettings.sendBufferMaxBytes,
+    'send buffer per socket; over it the socket is closed with 1013',
+    16 * 1024,
+  ),
+  WS_CHAT_SHED_BYTES: n(defaultGatewaySettings.chatShedBytes, 'send buffer above which chat and online frames are dropped', 1024),
+  WS_SLOW_CLOSE_GRACE_MS: ms(defaultGatewaySettings.slowCloseGraceMs, 'a slow socket is terminated this long after its 1013 close'),
+  WS_BAD_FRAME_LIMIT: n(defaultGatewaySettings.badFrameLimit, 'bad frames per window before close 1008'),
+  WS_BAD_FRAME_WINDOW_MS: ms(defaultGatewaySettings.badFrameWindowMs, 'window for WS_BAD_FRAME_LIMIT'),
+  WS_INBOUND_BURST: n(defaultGatewaySettings.inboundBurst, 'client frames per connection in a burst'),
+  WS_INBOUND_PER_SEC: n(defaultGatewaySettings.inboundPerSec, 'client frames per connection per second, sustained'),
+  SNAPSHOT_EVENTS: n(defaultGatewaySettings.snapshotEvents, 'recent events in a snapshot', 0, 1000),
+  SNAPSHOT_CHAT: n(defaultGatewaySettings.snapshotChat, 'recent chat messages in a snapshot', 0, 1000),
+  REPLAY_PAGE_SIZE: n(defaultGatewaySettings.replayPageSize, 'events per log read when replaying', 1, 1000),
+  REPLAY_MAX_HELD: n(defaultGatewaySettings.replayMaxHeld, 'live events a replaying subscription may hold'),
+  CHAT_CONN_BURST: n(defaultGatewaySettings.chatConnBurst, 'chat messages per connection in a burst'),
+  CHAT_CONN_PER_MIN: n(defaultGatewaySettings.chatConnPerMin, 'chat messages per connection per minute'),
+  CHAT_USER_BURST: n(defaultGatewaySettings.chatUserBurst, 'chat messages per viewer in a burst (all gateways)'),
+  CHAT_USER_PER_MIN: n(defaultGatewaySettings.chatUserPerMin, 'chat messages per viewer per minute (all gateways)'),
+  PRESENCE_HEARTBEAT_MS: ms(defaultGatewaySettings.presenceHeartbeatMs, 'presence heartbeat interval'),
+  PRESENCE_FLUSH_MS: ms(defaultGatewaySettings.presenceFlushMs, 'how often subscription deltas are written to presence'),
+  PRESENCE_SWEEP_MS: ms(defaultGatewaySettings.presenceSweepMs, 'how often dead nodes are swept'),
+  ONLINE_INTERVAL_MS: ms(defaultGatewaySettings.onlineIntervalMs, 'how often online counts are read and pushed'),
+  DRAIN_SPREAD_MS: ms(defaultGatewaySettings.drainSpreadMs, 'SIGTERM: 1012 closes are spread over this', 0),
+  DRAIN_GRACE_MS: ms(defaultGatewaySettings.drainGraceMs, 'SIGTERM: sockets still open after the spread plus this are terminated', 0),
+} as const
+
+export type GatewayConfig = ConfigOf<typeof gatewaySpec>
+
+/** Load and cross-check the gateway's variables; throws ConfigError naming each bad variable. */
+export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  const cfg = loadConfig(gatewaySpec, env)
+  const problems: Array<{ variable: string; problem: string }> = []
+  if (cfg.NATS_URL && !cfg.TOUCHLINE_TOKEN_SECRET) {
+    problems.push({
+      variable: 'TOUCHLINE_TOKEN_SECRET',
+      problem: 'is required when NATS_URL is set (the same secret as ingest, to verify viewer tokens for chat)',
+    })
+  }
+  if (cfg.TOUCHLINE_TOKEN_SECRET && cfg.TOUCHLINE_TOKEN_SECRET.length < 16) {
+    problems.push({ variable: 'TOUCHLINE_TOKEN_SECRET', problem: 'must have at least 16 characters' })
+  }
+  if (cfg.WS_CHAT_SHED_BYTES > cfg.WS_SEND_BUFFER_MAX_BYTES) {
+    problems.push({ variable: 'WS_CHAT_SHED_BYTES', problem: `must not exceed WS_SEND_BUFFER_MAX_BYTES (${cfg.WS_SEND_BUFFER_MAX_BYTES})` })
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return cfg
+}
+
+export function settingsFromConfig(c: GatewayConfig): GatewaySettings {
+  return {
+    heartbeatMs: c.WS_HEARTBEAT_MS,
+    maxPayloadBytes: c.WS_MAX_PAYLOAD_BYTES,
+    maxConnections: c.WS_MAX_CONNECTIONS,
+    maxSubscriptionsPerConnection: c.WS_MAX_SUBSCRIPTIONS,
+    sendBufferMaxBytes: c.WS_SEND_BUFFER_MAX_BYTES,
+    chatShedBytes: Math.min(c.WS_CHAT_SHED_BYTES, c.WS_SEND_BUFFER_MAX_BYTES),
+    slowCloseGraceMs: c.WS_SLOW_CLOSE_GRACE_MS,
+    badFrameLimit: c.WS_BAD_FRAME_LIMIT,
+    badFrameWindowMs: c.WS_BAD_FRAME_WINDOW_MS,
+    inboundBurst: c.WS_INBOUND_BURST,
+    inboundPerSec: c.WS_INBOUND_PER_SEC,
+    snapshotEvents: c.SNAPSHOT_EVENTS,
+    snapshotChat: c.SNAPSHOT_CHAT,
+    replayPageSize: c.REPLAY_PAGE_SIZE,
+    replayMaxHeld: c.REPLAY_MAX_HELD,
+    chatConnBurst: c.CHAT_CONN_BURST,
+    chatConnPerMin: c.CHAT_CONN_PER_MIN,
+    chatUserBurst: c.CHAT_USER_BURST,
+    chatUserPerMin: c.CHAT_USER_PER_MIN,
+    presenceHeartbeatMs: c.PRESENCE_HEARTBEAT_MS,
+    presenceFlushMs: c.PRESENCE_FLUSH_MS,
+    presenceSweepMs: c.PRESENCE_SWEEP_MS,
+    onlineIntervalMs: c.ONLINE_INTERVAL_MS,
+    drainSpreadMs: c.DRAIN_SPREAD_MS,
+    drainGraceMs: c.DRAIN_GRACE_MS,
+  }
+}
+
+export function defaultNodeId(): string {
+  return `${hostname()
+    .replace(/[^A-Za-z0-9_.-]/g, '-')
+    .slice(0, 48)}-${process.pid}`
+}

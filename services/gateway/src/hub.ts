@@ -1,0 +1,290 @@
+/**
+ * The hub: match → local subscribers, and one bus subscription (events + chat) per match that has
+ * at least one local subscriber, dropped when the last one leaves.
+ *
+ * Ordering lives here, per match, not per socket: the hub delivers seq n+1 only after n. A live
+ * event that jumps ahead (core NATS is at most once: a publish can be lost) is held while the
+ * missing seqs are read from the log; duplicates (seq ≤ last delivered) are dropped. Subscribers
+ * therefore see one gap-free, duplicate-free stream per match.
+ *
+ * A subscriber is either *pending* (still replaying or building its snapshot: the hub hands it each
+ * delivered event to keep, see resume.ts) or *live* (the hub writes the event's bytes straight to
+ * its socket). Fan-out writes the same Buffer to every live socket; nothing is encoded per socket.
+ */
+import type { Bus, BusSubscription, LiveChat, LiveEvent, StoredEvent } from '@touchline/bus'
+import type { Logger } from 'pino'
+import type { Sender } from './sender.ts'
+import type { GatewayStats } from './stats.ts'
+
+export interface HubSubscriber {
+  readonly matchId: string
+  readonly sender: Sender
+  /** While pending: keep this event (delivered in seq order) for the switch to live. */
+  hold(event: LiveEvent): void
+}
+
+export interface HubOptions {
+  bus: Bus
+  stats: GatewayStats
+  log: Logger
+  /** Page size when filling a gap from the log. */
+  pageSize: number
+  /** Seconds from acceptance to the last local socket write, per event and match. */
+  observeFanout?: (seconds: number) => void
+  /** A match gained (+1) or lost (-1) a local subscriber (for presence). */
+  onMembership?: (matchId: string, delta: 1 | -1) => void
+  /** The match's log moved past what can be delivered in order (retention cut, new epoch). */
+  onResync?: (sub: HubSubscriber) => void
+}
+
+export class MatchChannel {
+  readonly matchId: string
+  readonly pending = new Set<HubSubscriber>()
+  readonly live = new Set<HubSubscriber>()
+  /** The last seq the hub delivered (-1 until the channel is ready). */
+  lastSeq = -1
+  epoch = ''
+  isReady = false
+  closed = false
+  filling = false
+  /** Live events waiting for initialisation or for a gap to be filled. */
+  queue: LiveEvent[] = []
+  ready: Promise<void>
+  subs: BusSubscription[] = []
+
+  constructor(matchId: string) {
+    this.matchId = matchId
+    this.ready = Promise.resolve()
+  }
+
+  get size(): number {
+    return this.pending.size + this.live.size
+  }
+}
+
+function toBuffer(frame: Uint8Array): Buffer {
+  return Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)
+}
+
+export function liveOf(e: StoredEvent): LiveEvent {
+  return { matchId: e.matchId, seq: e.seq, acceptedAt: e.acceptedAt, frame: toBuffer(e.frame) }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+export class Hub {
+  readonly channels = new Map<string, MatchChannel>()
+  readonly #o: HubOptions
+
+  constructor(options: HubOptions) {
+    this.#o = options
+  }
+
+  get subscriptionCount(): number {
+    let n = 0
+    for (const ch of this.channels.values()) n += ch.size
+    return n
+  }
+
+  /** A ready channel exists: the match is known to exist (some subscriber checked it). */
+  hasReadyChannel(matchId: string): boolean {
+    return this.channels.get(matchId)?.isReady === true
+  }
+
+  /** Add a pending subscriber; creates the channel (and its bus subscriptions) when needed. */
+  join(sub: HubSubscriber): MatchChannel {
+    let ch = this.channels.get(sub.matchId)
+    if (!ch) ch = this.#open(sub.matchId)
+    ch.pending.add(sub)
+    this.#o.onMembership?.(sub.matchId, 1)
+    return ch
+  }
+
+  /** Move a pending subscriber to live. Synchronous: nothing can be delivered in between. */
+  goLive(sub: HubSubscriber): void {
+    const ch = this.channels.get(sub.matchId)
+    if (!ch?.pending.delete(sub)) return
+    ch.live.add(sub)
+  }
+
+  leave(sub: HubSubscriber): void {
+    const ch = this.channels.get(sub.matchId)
+    if (!ch) return
+    if (!ch.pending.delete(sub) && !ch.live.delete(sub)) return
+    this.#o.onMembership?.(sub.matchId, -1)
+    if (ch.size === 0) this.#close(ch)
+  }
+
+  /** Write one pre-encoded frame to every live socket of a match (chat_deleted, online, …). */
+  broadcast(matchId: string, frame: Buffer, droppable: boolean): void {
+    const ch = this.channels.get(matchId)
+    if (!ch) return
+    for (const sub of ch.live) {
+      if (droppable) sub.sender.sendDroppable(frame)
+      else sub.sender.send(frame)
+    }
+  }
+
+  /** After the bus reconnected: live publishes may have been lost meanwhile; fill from the log. */
+  catchUp(): void {
+    for (const ch of this.channels.values()) {
+      if (!ch.isReady || ch.filling || ch.closed) continue
+      this.#o.bus.logPosition(ch.matchId).then(
+        (pos) => {
+          if (ch.closed || !ch.isReady) return
+          if (pos.epoch !== ch.epoch) this.#resync(ch, pos.lastSeq, pos.epoch)
+          else if (pos.lastSeq > ch.lastSeq && !ch.filling) void this.#fill(ch, pos.lastSeq)
+        },
+        (err) => this.#o.log.warn({ err, matchId: ch.matchId }, 'catch-up after reconnect failed'),
+      )
+    }
+  }
+
+  closeAll(): void {
+    for (const ch of [...this.channels.values()]) this.#close(ch)
+  }
+
+  #open(matchId: string): MatchChannel {
+    const ch = new MatchChannel(matchId)
+    this.channels.set(matchId, ch)
+    const { bus } = this.#o
+    // Subscribe first, then read the position: nothing published after the read can be missed.
+    ch.subs.push(bus.subscribeEvents(matchId, (ev) => this.#onLive(ch, ev)))
+    ch.subs.push(bus.subscribeChat(matchId, (c) => this.#onChat(ch, c)))
+    ch.ready = bus.logPosition(matchId).then(
+      (pos) => {
+        if (ch.closed) return
+        ch.lastSeq = pos.lastSeq
+        ch.epoch = pos.epoch
+        ch.isReady = true
+        this.#process(ch)
+      },
+      (err: unknown) => {
+        // Drop the channel so that the next subscribe tries again; its waiters get `unavailable`.
+        if (this.channels.get(matchId) === ch) this.#close(ch)
+        throw err
+      },
+    )
+    ch.ready.catch(() => {})
+    return ch
+  }
+
+  #close(ch: MatchChannel): void {
+    if (ch.closed) return
+    ch.closed = true
+    ch.queue = []
+    for (const s of ch.subs) {
+      try {
+        s.unsubscribe()
+      } catch {}
+    }
+    ch.subs = []
+    if (this.channels.get(ch.matchId) === ch) this.channels.delete(ch.matchId)
+  }
+
+  #onLive(ch: MatchChannel, raw: LiveEvent): void {
+    if (ch.closed) return
+    const ev: LiveEvent = Buffer.isBuffer(raw.frame) ? raw : { ...raw, frame: toBuffer(raw.frame) }
+    if (!ch.isReady || ch.filling) {
+      ch.queue.push(ev)
+      return
+    }
+    if (ev.seq <= ch.lastSeq) return
+    if (ev.seq === ch.lastSeq + 1) {
+      this.#deliver(ch, ev)
+      return
+    }
+    ch.queue.push(ev)
+    this.#process(ch)
+  }
+
+  #onChat(ch: MatchChannel, chat: LiveChat): void {
+    if (ch.closed) return
+    const frame = toBuffer(chat.frame)
+    let n = 0
+    for (const sub of ch.live) if (sub.sender.sendDroppable(frame)) n++
+    this.#o.stats.chatFannedOut += n
+  }
+
+  /** Deliver what is contiguous in the queue; start a fill at the first gap. */
+  #process(ch: MatchChannel): void {
+    if (ch.closed || !ch.isReady || ch.filling) return
+    if (ch.queue.length === 0) return
+    const queue = ch.queue.sort((a, b) => a.seq - b.seq)
+    let i = 0
+    for (; i < queue.length; i++) {
+      const ev = queue[i] as LiveEvent
+      if (ev.seq <= ch.lastSeq) continue
+      if (ev.seq !== ch.lastSeq + 1) break
+      this.#deliver(ch, ev)
+    }
+    ch.queue = queue.slice(i)
+    const next = ch.queue[0]
+    if (next) void this.#fill(ch, next.seq - 1)
+  }
+
+  /** Read the log until `target` is delivered, then carry on with the queue. */
+  async #fill(ch: MatchChannel, target: number): Promise<void> {
+    ch.filling = true
+    this.#o.stats.gapFills++
+    let delay = 50
+    try {
+      while (!ch.closed && ch.lastSeq < target) {
+        let read: Awaited<ReturnType<Bus['readEvents']>>
+        try {
+          read = await this.#o.bus.readEvents(ch.matchId, ch.lastSeq, Math.max(1, Math.min(this.#o.pageSize, target - ch.lastSeq)))
+        } catch (err) {
+          this.#o.log.warn({ err, matchId: ch.matchId }, 'gap fill: log read failed; retrying')
+          await sleep(delay)
+          delay = Math.min(delay * 2, 2000)
+          continue
+        }
+        if (ch.closed) return
+        if (read.epoch !== ch.epoch) {
+          this.#resync(ch, read.lastSeq, read.epoch)
+          break
+        }
+        const first = read.events[0]
+        if (first && first.seq > ch.lastSeq + 1) {
+          // The retained log starts after what we delivered: those seqs are gone for good.
+          this.#resync(ch, read.lastSeq, read.epoch)
+          break
+        }
+        let progressed = false
+        for (const e of read.events) {
+          if (e.seq === ch.lastSeq + 1) {
+            this.#deliver(ch, liveOf(e))
+            progressed = true
+          }
+        }
+        if (!progressed) {
+          // The live message arrived before the log shows it (a lagging read): wait a moment.
+          await sleep(delay)
+          delay = Math.min(delay * 2, 2000)
+        } else delay = 50
+      }
+    } finally {
+      ch.filling = false
+    }
+    this.#process(ch)
+  }
+
+  /** The log cannot continue where we are: every subscriber resumes from scratch (1013). */
+  #resync(ch: MatchChannel, lastSeq: number, epoch: string): void {
+    this.#o.log.warn({ matchId: ch.matchId, from: ch.lastSeq, to: lastSeq, epoch }, 'log cannot continue in order; resyncing subscribers')
+    ch.lastSeq = lastSeq
+    ch.epoch = epoch
+    ch.queue = ch.queue.filter((e) => e.seq > lastSeq)
+    for (const sub of [...ch.pending, ...ch.live]) this.#o.onResync?.(sub)
+  }
+
+  #deliver(ch: MatchChannel, ev: LiveEvent): void {
+    ch.lastSeq = ev.seq
+    for (const sub of ch.pending) sub.hold(ev)
+    const frame = ev.frame as Buffer
+    let n = 0
+    for (const sub of ch.live) if (sub.sender.send(frame)) n++
+    this.#o.stats.eventsFannedOut += n
+    if (n > 0 && this.#o.observeFanout) this.#o.observeFanout((Date.now() - ev.acceptedAt) / 1000)
+  }
+}

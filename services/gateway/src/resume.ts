@@ -1,0 +1,261 @@
+/**
+ * Subscribe with or without `since`, gap-free and exactly once (centrifuge's recovery, in hub terms):
+ *
+ * 1. join the hub as *pending*: from now on every event the hub delivers for the match (in seq
+ *    order, gap-free) is also kept by this subscription;
+ * 2. read the log after `since` in pages (or build a snapshot of the recent events) and send it;
+ * 3. keep reading until the replay reaches what the hub holds for us (or what the hub has
+ *    delivered, if it holds nothing);
+ * 4. synchronously: send `subscribed`, send the held events with seq > the last one sent, and
+ *    switch to live — no event can be delivered between the check and the switch.
+ *
+ * `since` that cannot be replayed (older than the retained log, newer than the last seq, or from
+ * another epoch) answers a `snapshot` with `reset: true`.
+ */
+import { matchView, type Bus, type LiveEvent, type LogRead, type MatchRecord, type StoredEvent } from '@touchline/bus'
+import { encodeFrame, encodeSnapshot } from '@touchline/protocol'
+import type { Hub, HubSubscriber, MatchChannel } from './hub.ts'
+import type { Sender } from './sender.ts'
+import type { GatewayStats } from './stats.ts'
+
+export interface ResumeOptions {
+  bus: Bus
+  hub: Hub
+  stats: GatewayStats
+  /** Events per log read while replaying. */
+  pageSize: number
+  /** Recent events in a snapshot. */
+  snapshotEvents: number
+  /** Recent chat messages in a snapshot. */
+  snapshotChat: number
+  /** While replaying, wait for the socket's buffer to drain below this many bytes. */
+  replayHighWaterBytes: number
+  /** Give up on a replay whose socket does not drain for this long (close 1013). */
+  replayStallMs: number
+}
+
+type SubState = 'starting' | 'pending' | 'live' | 'closed'
+
+export class Subscription implements HubSubscriber {
+  readonly matchId: string
+  readonly sender: Sender
+  readonly maxHeld: number
+  #state: SubState = 'starting'
+  held: LiveEvent[] = []
+
+  constructor(matchId: string, sender: Sender, maxHeld: number) {
+    this.matchId = matchId
+    this.sender = sender
+    this.maxHeld = maxHeld
+  }
+
+  get state(): SubState {
+    return this.#state
+  }
+
+  set state(s: SubState) {
+    this.#state = s
+  }
+
+  /** Still wanted (not unsubscribed, socket open). */
+  active(): boolean {
+    return this.#state !== 'closed' && !this.sender.closed
+  }
+
+  hold(event: LiveEvent): void {
+    if (this.#state === 'closed') return
+    if (this.held.length >= this.maxHeld) {
+      // The replay cannot keep up with the live stream: let the client resume later.
+      this.held = []
+      this.sender.closeSlow()
+      return
+    }
+    this.held.push(event)
+  }
+}
+
+export type SubscribeOutcome =
+  | { type: 'live'; seq: number; epoch: string; mode: 'snapshot' | 'replay' | 'reset' }
+  | { type: 'cancelled' }
+  | { type: 'error'; code: 'unknown_match' | 'unavailable'; message: string }
+
+class Cancelled extends Error {}
+
+function asBuffer(frame: Uint8Array): Buffer {
+  return Buffer.isBuffer(frame) ? frame : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength)
+}
+
+/**
+ * Run a subscription to live. The caller has registered `sub` with its connection; on any outcome
+ * other than `live` the subscription has left the hub.
+ */
+export async function startSubscription(
+  o: ResumeOptions,
+  sub: Subscription,
+  request: { since?: number; epoch?: string },
+): Promise<SubscribeOutcome> {
+  const { bus, hub } = o
+  const matchId = sub.matchId
+  let record: MatchRecord | null = null
+  try {
+    if (request.since === undefined || !hub.hasReadyChannel(matchId)) {
+      record = await bus.getMatch(matchId)
+      if (!record) return { type: 'error', code: 'unknown_match', message: `no match ${matchId}` }
+    }
+  } catch (err) {
+    return { type: 'error', code: 'unavailable', message: `the match store is unavailable: ${(err as Error).message}` }
+  }
+  if (!sub.active()) return { type: 'cancelled' }
+
+  const ch = hub.join(sub)
+  sub.state = 'pending'
+  try {
+    await ch.ready
+  } catch (err) {
+    hub.leave(sub)
+    return { type: 'error', code: 'unavailable', message: `the event log is unavailable: ${(err as Error).message}` }
+  }
+
+  try {
+    let cursor: number
+    let mode: 'snapshot' | 'replay' | 'reset'
+    if (request.since !== undefined) {
+      const since = request.since
+      const first = await bus.readEvents(matchId, since, o.pageSize)
+      check(sub)
+      const head = first.events[0]
+      const replayable =
+        (request.epoch === undefined || request.epoch === first.epoch) &&
+        since <= first.lastSeq &&
+        since >= first.firstSeq - 1 &&
+        (head === undefined || head.seq === since + 1)
+      if (replayable) {
+        mode = 'replay'
+        const c = await pump(o, sub, ch, since, first)
+        cursor = c ?? (await snapshot(o, sub, ch, record, true))
+        if (c === null) mode = 'reset'
+      } else {
+        mode = 'reset'
+        cursor = await snapshot(o, sub, ch, record, true)
+      }
+    } else {
+      mode = 'snapshot'
+      cursor = await snapshot(o, sub, ch, record, false)
+    }
+    // Reach what the hub holds for us (normally already there).
+    let c = await pump(o, sub, ch, cursor, undefined)
+    if (c === null) {
+      // The log lost what we needed meanwhile (retention): start over from a snapshot.
+      mode = 'reset'
+      c = await snapshot(o, sub, ch, record, true)
+      c = await pump(o, sub, ch, c, undefined)
+      if (c === null) throw new Error('log keeps moving under the subscription')
+    }
+    cursor = c
+    check(sub)
+    // --- synchronous from here: the switch to live ---
+    const epoch = ch.epoch
+    sub.sender.send(encodeFrame({ type: 'subscribed', matchId, seq: cursor, epoch }))
+    for (const ev of sub.held) {
+      if (ev.seq <= cursor) continue
+      if (ev.seq !== cursor + 1) throw new Error(`held events not contiguous: ${cursor} then ${ev.seq}`)
+      sub.sender.send(ev.frame as Buffer)
+      cursor = ev.seq
+    }
+    sub.held = []
+    hub.goLive(sub)
+    sub.state = 'live'
+    return { type: 'live', seq: cursor, epoch, mode }
+  } catch (err) {
+    hub.leave(sub)
+    sub.held = []
+    if (err instanceof Cancelled || !sub.active()) return { type: 'cancelled' }
+    return { type: 'error', code: 'unavailable', message: `subscribe failed: ${(err as Error).message}` }
+  }
+}
+
+function check(sub: Subscription): void {
+  if (!sub.active()) throw new Cancelled()
+}
+
+/** Caught up when the held events continue the cursor, or nothing is held and the hub is not ahead. */
+function caughtUp(sub: Subscription, ch: MatchChannel, cursor: number): boolean {
+  const first = sub.held[0]
+  return first ? first.seq <= cursor + 1 : cursor >= ch.lastSeq
+}
+
+/**
+ * Send log events after `cursor` until caught up with the hub. Returns the new cursor, or null when
+ * the log no longer has the next seq (a reset is needed).
+ */
+async function pump(
+  o: ResumeOptions,
+  sub: Subscription,
+  ch: MatchChannel,
+  cursor: number,
+  first: LogRead | undefined,
+): Promise<number | null> {
+  let read = first
+  let idle = 0
+  for (;;) {
+    check(sub)
+    if (read) {
+      if (read.epoch !== ch.epoch && ch.epoch !== '') return null
+      const events: StoredEvent[] = read.events
+      for (const e of events) {
+        if (e.seq <= cursor) continue
+        if (e.seq !== cursor + 1) return null
+        if (sub.sender.bufferedAmount > o.replayHighWaterBytes) await drain(o, sub)
+        if (!sub.sender.send(asBuffer(e.frame))) throw new Cancelled()
+        cursor = e.seq
+        o.stats.replayedEvents++
+      }
+      if (events.length === 0 && !caughtUp(sub, ch, cursor)) {
+        // The hub has delivered a seq the log read did not show yet (a lagging read).
+        if (++idle > 50) throw new Error(`log read stays behind at ${cursor}`)
+        await new Promise((r) => setTimeout(r, Math.min(10 * idle, 200)))
+      } else idle = 0
+    }
+    if (caughtUp(sub, ch, cursor)) return cursor
+    read = await o.bus.readEvents(sub.matchId, cursor, o.pageSize)
+  }
+}
+
+async function drain(o: ResumeOptions, sub: Subscription): Promise<void> {
+  const deadline = Date.now() + o.replayStallMs
+  while (sub.active() && sub.sender.bufferedAmount > o.replayHighWaterBytes) {
+    if (Date.now() > deadline) {
+      sub.sender.closeSlow()
+      break
+    }
+    await sub.sender.waitBelow(o.replayHighWaterBytes)
+  }
+  check(sub)
+}
+
+/** Send a snapshot covering at least what the hub has delivered; returns its seq. */
+async function snapshot(o: ResumeOptions, sub: Subscription, ch: MatchChannel, known: MatchRecord | null, reset: boolean): Promise<number> {
+  const { bus } = o
+  const matchId = sub.matchId
+  const tail = ch.lastSeq
+  const n = o.snapshotEvents
+  const [record, read, chat] = await Promise.all([
+    known ? Promise.resolve(known) : bus.getMatch(matchId),
+    bus.readEvents(matchId, Math.max(0, tail - n), Math.max(1, n * 2)),
+    o.snapshotChat > 0 ? bus.recentChat(matchId, o.snapshotChat) : Promise.resolve([]),
+  ])
+  check(sub)
+  if (!record) throw new Error(`match ${matchId} disappeared`)
+  const events = n > 0 ? read.events.slice(-n) : []
+  const last = events[events.length - 1]
+  const seq = last ? last.seq : Math.max(read.lastSeq, tail)
+  const frame = encodeSnapshot(
+    { matchId, match: matchView(record, read.lastSeq), seq, epoch: read.epoch, ...(reset ? { reset: true } : {}) },
+    events.map((e) => e.frame),
+    chat.map((c) => c.frame),
+  )
+  if (!sub.sender.send(frame)) throw new Cancelled()
+  o.stats.snapshots++
+  if (reset) o.stats.resets++
+  return seq
+}

@@ -1,0 +1,147 @@
+/**
+ * The bounded writer of one socket (after centrifuge's writer.go, in ws terms).
+ *
+ * `ws.bufferedAmount` (the socket's pending writes plus ws's own queue) is the backpressure
+ * signal, checked before every write:
+ *
+ * - droppable frames (chat, online counts) are dropped — and counted — once the buffer holds more
+ *   than `chatShedBytes`, so match events keep flowing to a socket that is falling behind;
+ * - a must-deliver frame (event, snapshot, replies) that would take the buffer over
+ *   `maxBufferedBytes` closes the socket with 1013 (the client resumes with `since`) and the socket
+ *   is terminated after `slowCloseGraceMs`, because a close frame queued behind a full buffer may
+ *   never leave (ws would otherwise wait 30 s for it).
+ *
+ * Nothing here ever waits: a slow socket costs the fan-out one comparison, never a delay.
+ *
+ * Writes within one tick are corked on the underlying TCP socket and flushed together on the next
+ * tick, so a burst of frames for one socket becomes one writev instead of one syscall per frame.
+ * `_socket` is a ws internal; when it is missing (fake sockets in tests) writes go out as they are.
+ */
+import { CLOSE } from '@touchline/protocol'
+import type { GatewayStats } from './stats.ts'
+
+/** The part of a ws WebSocket the sender uses (a fake in unit tests). */
+export interface SocketLike {
+  readonly bufferedAmount: number
+  readonly readyState: number
+  send(data: Buffer, options: { binary: boolean }): void
+  close(code?: number, reason?: string): void
+  terminate(): void
+}
+
+interface Corkable {
+  cork(): void
+  uncork(): void
+  destroyed?: boolean
+}
+
+export interface SenderLimits {
+  /** A must-deliver frame that would take the buffer past this closes the socket with 1013. */
+  maxBufferedBytes: number
+  /** Droppable frames are dropped while the buffer holds more than this. */
+  chatShedBytes: number
+  /** How long a slow socket gets to take its close frame before it is terminated. */
+  slowCloseGraceMs: number
+  /** Cork writes of one tick into one syscall. */
+  cork: boolean
+}
+
+const OPEN = 1
+
+export class Sender {
+  readonly #ws: SocketLike
+  readonly #limits: SenderLimits
+  readonly #stats: GatewayStats
+  readonly #onSlow: (() => void) | undefined
+  #closed = false
+  #corked: Corkable | undefined
+
+  constructor(ws: SocketLike, limits: SenderLimits, stats: GatewayStats, onSlow?: () => void) {
+    this.#ws = ws
+    this.#limits = limits
+    this.#stats = stats
+    this.#onSlow = onSlow
+  }
+
+  /** True once the socket is closing (for any reason): further sends are no-ops. */
+  get closed(): boolean {
+    return this.#closed || this.#ws.readyState !== OPEN
+  }
+
+  get bufferedAmount(): number {
+    return this.#ws.bufferedAmount
+  }
+
+  /** Stop sending (the connection is closing for another reason). */
+  markClosed(): void {
+    this.#closed = true
+  }
+
+  /**
+   * A frame that must arrive (event, snapshot, subscribed, replies). Returns false when the socket
+   * is closed or was just closed as too slow.
+   */
+  send(frame: Buffer): boolean {
+    if (this.closed) return false
+    const buffered = this.#ws.bufferedAmount
+    if (buffered > 0 && buffered + frame.byteLength > this.#limits.maxBufferedBytes) {
+      this.closeSlow()
+      return false
+    }
+    this.#write(frame)
+    return true
+  }
+
+  /** A frame that may be dropped under pressure (chat, online). Returns whether it was written. */
+  sendDroppable(frame: Buffer): boolean {
+    if (this.closed) return false
+    if (this.#ws.bufferedAmount + frame.byteLength > this.#limits.chatShedBytes) {
+      this.#stats.chatShed++
+      return false
+    }
+    this.#write(frame)
+    return true
+  }
+
+  /** Close with 1013 and terminate after the grace period. Idempotent. */
+  closeSlow(): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.#stats.slowCloses++
+    try {
+      this.#ws.close(CLOSE.slowConsumer.code, CLOSE.slowConsumer.reason)
+    } catch {}
+    const timer = setTimeout(() => {
+      try {
+        this.#ws.terminate()
+      } catch {}
+    }, this.#limits.slowCloseGraceMs)
+    timer.unref?.()
+    this.#onSlow?.()
+  }
+
+  /** Resolves once the buffer is below `bytes` (or the socket closed). For replays, not fan-out. */
+  async waitBelow(bytes: number, pollMs = 5): Promise<void> {
+    while (!this.closed && this.#ws.bufferedAmount > bytes) {
+      await new Promise((r) => setTimeout(r, pollMs))
+    }
+  }
+
+  #write(frame: Buffer): void {
+    if (this.#limits.cork && this.#corked === undefined) this.#cork()
+    this.#ws.send(frame, { binary: false })
+    this.#stats.framesSent++
+    this.#stats.bytesSent += frame.byteLength
+  }
+
+  #cork(): void {
+    const sock = (this.#ws as unknown as { _socket?: Corkable })._socket
+    if (!sock || typeof sock.cork !== 'function' || sock.destroyed) return
+    sock.cork()
+    this.#corked = sock
+    process.nextTick(() => {
+      this.#corked = undefined
+      if (!sock.destroyed) sock.uncork()
+    })
+  }
+}
