@@ -1,0 +1,110 @@
+/**
+ * Calls to the HTTP API (same origin, under /api). Errors come back as ApiCallError with the
+ * API's stable `code`. Writes can carry an Idempotency-Key; `withRetry` repeats a request with
+ * the same key, so a retry after a lost answer never stores a second event.
+ */
+export const API_BASE = '/api'
+
+export class ApiCallError extends Error {
+  override name = 'ApiCallError'
+  readonly status: number
+  readonly code: string
+  readonly retryAfterMs: number | undefined
+  constructor(status: number, code: string, message: string, retryAfterMs?: number) {
+    super(message)
+    this.status = status
+    this.code = code
+    this.retryAfterMs = retryAfterMs
+  }
+  /** Worth repeating: nothing was stored (503), too fast (429), or the answer was lost (network). */
+  get retryable(): boolean {
+    return this.status === 0 || this.status === 429 || this.status === 502 || this.status === 503 || this.status === 504
+  }
+}
+
+/** Server clock minus page clock, from the last answer's Date header (1 s resolution). */
+let serverOffsetMs = 0
+export function serverOffset(): number {
+  return serverOffsetMs
+}
+
+export interface CallOptions {
+  method?: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  body?: unknown
+  apiKey?: string | null
+  idempotencyKey?: string
+  signal?: AbortSignal
+  /** Absolute path on this origin instead of API_BASE + path (e.g. /monitor/status). */
+  raw?: boolean
+}
+
+export async function api<T>(path: string, options: CallOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { accept: 'application/json' }
+  if (options.body !== undefined) headers['content-type'] = 'application/json'
+  if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`
+  if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey
+  let res: Response
+  try {
+    res = await fetch(options.raw ? path : API_BASE + path, {
+      method: options.method ?? 'GET',
+      headers,
+      body: options.body === undefined ? null : JSON.stringify(options.body),
+      signal: options.signal ?? null,
+      cache: 'no-store',
+    })
+  } catch (err) {
+    if ((err as Error).name === 'AbortError') throw err
+    throw new ApiCallError(0, 'network', 'the server did not answer')
+  }
+  const date = res.headers.get('date')
+  if (date) {
+    const t = Date.parse(date)
+    if (!Number.isNaN(t)) serverOffsetMs = t - Date.now()
+  }
+  const text = await res.text().catch(() => '')
+  let body: unknown
+  try {
+    body = text ? JSON.parse(text) : undefined
+  } catch {
+    body = undefined
+  }
+  if (!res.ok) {
+    const e = (body ?? {}) as { code?: string; message?: string }
+    const retryAfter = Number(res.headers.get('retry-after'))
+    throw new ApiCallError(
+      res.status,
+      e.code ?? `http_${res.status}`,
+      e.message ?? `${res.status} ${res.statusText}`,
+      Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+    )
+  }
+  return body as T
+}
+
+/** A fresh Idempotency-Key: 128 random bits (works on plain-http origins, unlike randomUUID). */
+export function newIdempotencyKey(): string {
+  const b = new Uint8Array(16)
+  crypto.getRandomValues(b)
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
+}
+
+export interface RetryOptions {
+  attempts?: number
+  baseMs?: number
+  onRetry?: (attempt: number, err: ApiCallError) => void
+}
+
+/** Run `call` again on retryable failures (network, 429, 503), with backoff; the caller keeps the same key. */
+export async function withRetry<T>(call: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const attempts = options.attempts ?? 4
+  for (let i = 0; ; i++) {
+    try {
+      return await call()
+    } catch (err) {
+      if (!(err instanceof ApiCallError) || !err.retryable || i + 1 >= attempts) throw err
+      options.onRetry?.(i + 1, err)
+      const wait = err.retryAfterMs ?? (options.baseMs ?? 300) * 2 ** i
+      await new Promise((r) => setTimeout(r, Math.min(wait, 5000)))
+    }
+  }
+}
