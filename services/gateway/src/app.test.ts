@@ -1,0 +1,358 @@
+import { MemoryBus } from '@touchline/bus'
+import { MemoryPresence } from '@touchline/presence'
+import { MemoryRateLimiter } from '@touchline/ratelimit'
+import { signViewerToken } from '@touchline/tokens'
+import type { FastifyInstance } from 'fastify'
+import { Registry } from 'prom-client'
+import { afterEach, describe, expect, it } from 'vitest'
+import { buildGatewayApp } from './app.ts'
+import type { GatewaySettings } from './config.ts'
+import { Gateway, type GatewayDeps } from './gateway.ts'
+import { contiguous, TestClient } from './testing.ts'
+
+const SECRET = 'test-secret-0123456789'
+const NOW = () => new Date().toISOString()
+const silent = { level: 'silent' } as const
+
+interface Started {
+  app: FastifyInstance
+  gw: Gateway
+  bus: MemoryBus
+  presence: MemoryPresence
+  url: string
+  http: string
+  client(query?: string, opts?: ConstructorParameters<typeof TestClient>[1]): Promise<TestClient>
+}
+
+const started: Started[] = []
+const clients: TestClient[] = []
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close()
+  for (const s of started.splice(0)) await s.app.close()
+})
+
+async function start(settings: Partial<GatewaySettings> = {}, bus = new MemoryBus()): Promise<Started> {
+  const presence = new MemoryPresence()
+  const registry = new Registry()
+  const deps: GatewayDeps = {
+    bus,
+    presence,
+    rateLimiter: new MemoryRateLimiter(),
+    nodeId: 'gw-test',
+    tokenSecret: SECRET,
+    registry,
+    settings: { onlineIntervalMs: 100, presenceFlushMs: 20, drainSpreadMs: 50, drainGraceMs: 200, ...settings },
+  }
+  const pino = (await import('pino')).default
+  const gw = new Gateway(deps, pino(silent))
+  const app = await buildGatewayApp(deps, { gateway: gw })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = (app.server.address() as { port: number }).port
+  const s: Started = {
+    app,
+    gw,
+    bus,
+    presence,
+    url: `ws://127.0.0.1:${port}/ws`,
+    http: `http://127.0.0.1:${port}`,
+    async client(query = '', opts = {}) {
+      const c = await TestClient.open(`${s.url}${query}`, opts)
+      clients.push(c)
+      return c
+    },
+  }
+  started.push(s)
+  return s
+}
+
+async function match(bus: MemoryBus, id = 'm1', events = 0) {
+  await bus.createMatch({ id, title: 'Final', home: 'H', away: 'A', startsAt: NOW(), createdAt: NOW() })
+  for (let i = 0; i < events; i++) await bus.appendEvent(id, { kind: 'commentary', data: { text: `e${i + 1}` } })
+}
+
+function token(id: string, name = id): string {
+  return signViewerToken({ sub: id, name, exp: Math.floor(Date.now() / 1000) + 3600 }, SECRET)
+}
+
+describe('gateway over a real socket', () => {
+  it('sends welcome first and handles a subscribe sent in the same tick as open', async () => {
+    const s = await start()
+    await match(s.bus, 'm1', 3)
+    const c = await s.client('', { onOpen: (ws) => ws.send(JSON.stringify({ type: 'subscribe', matchId: 'm1' })) })
+    const sub = await c.nextOf('subscribed', 'm1')
+    expect(c.frames[0]).toMatchObject({ type: 'welcome', node: 'gw-test', heartbeatMs: 15000, v: 1 })
+    expect(c.frames[0]?.user).toBeUndefined()
+    expect(c.frames[1]).toMatchObject({ type: 'snapshot', matchId: 'm1', seq: 3, match: { id: 'm1', scoreboard: { home: 0, away: 0 } } })
+    expect(sub).toMatchObject({ seq: 3, epoch: c.frames[1]?.epoch })
+    await s.bus.appendEvent('m1', { kind: 'goal', data: { score: { home: 1, away: 0 } } })
+    await c.waitSeq('m1', 4)
+    expect(c.seqsOf('m1')).toEqual([1, 2, 3, 4])
+    expect(await c.nextOf('online', 'm1', 2000)).toMatchObject({ count: 1 })
+  })
+
+  it('subscribes from the query string, resuming with since', async () => {
+    const s = await start()
+    await match(s.bus, 'm1', 10)
+    const c = await s.client('?match=m1&since=4')
+    await c.nextOf('subscribed')
+    expect(c.seqsOf('m1')).toEqual(contiguous(5, 10))
+    expect(c.ofType('snapshot')).toHaveLength(0)
+    const bad = await s.client('?match=m1&since=-3')
+    expect(await bad.nextOf('error')).toMatchObject({ code: 'bad_request' })
+  })
+
+  it('answers errors for unknown matches, bad JSON, unknown types, schema errors and binary frames, and keeps going', async () => {
+    const s = await start()
+    await match(s.bus, 'm1')
+    const c = await s.client()
+    c.send({ type: 'subscribe', matchId: 'nope' })
+    expect(await c.nextOf('error')).toMatchObject({ code: 'unknown_match', matchId: 'nope' })
+    const n = c.frames.length
+    c.send('{not json')
+    c.send({ type: 'dance', clientMsgId: 'abc' })
+    c.send({ type: 'subscribe', matchId: 'bad id!' })
+    c.send({ type: 'subscribe', matchId: 'm1', extra: 1 })
+    c.ws.send(Buffer.from([1, 2, 3]), { binary: true })
+    c.send({ type: 'ping' })
+    await c.nextOf('pong', undefined, 2000, n)
+    const errors = c.frames.slice(n).filter((f) => f.type === 'error')
+    expect(errors).toHaveLength(5)
+    expect(errors.every((e) => e.code === 'bad_request')).toBe(true)
+    expect(errors[1]?.ref).toBe('abc')
+    expect(s.gw.stats.badFrames.bad_request).toBe(4)
+    expect(s.gw.stats.badFrames.binary).toBe(1)
+  })
+
+  it('answers a 100 KB chat with too_large and stays usable; closes frames over maxPayload with 1009', async () => {
+    const s = await start()
+    await match(s.bus, 'm1')
+    const c = await s.client(`?match=m1&token=${token('u1')}`)
+    await c.nextOf('subscribed')
+    c.send({ type: 'chat', matchId: 'm1', text: 'x'.repeat(100_000), clientMsgId: 'big' })
+    expect(await c.nextOf('error')).toMatchObject({ code: 'too_large', ref: 'big' })
+    c.send({ type: 'chat', matchId: 'm1', text: 'y'.repeat(501), clientMsgId: 'long' })
+    expect(await c.next((f) => f.type === 'error' && f.ref === 'long')).toMatchObject({ code: 'too_large' })
+    c.send({ type: 'chat', matchId: 'm1', text: 'hello', clientMsgId: 'ok' })
+    expect(await c.nextOf('chat_ack')).toMatchObject({ clientMsgId: 'ok' })
+
+    const d = await s.client()
+    d.send({ type: 'chat', matchId: 'm1', text: 'z'.repeat(200 * 1024), clientMsgId: 'huge' })
+    expect((await d.closed).code).toBe(1009)
+  })
+
+  it('closes with 1008 after too many bad frames, without affecting other clients', async () => {
+    const s = await start({ badFrameLimit: 5 })
+    await match(s.bus, 'm1')
+    const good = await s.client('?match=m1')
+    await good.nextOf('subscribed')
+    const bad = await s.client()
+    for (let i = 0; i < 10; i++) bad.send('nope')
+    expect((await bad.closed).code).toBe(1008)
+    await s.bus.appendEvent('m1', { kind: 'commentary', data: {} })
+    await good.waitSeq('m1', 1)
+    expect(s.gw.stats.abuseCloses).toBe(1)
+  })
+
+  it('limits frames per connection (a flood counts as bad frames)', async () => {
+    const s = await start({ inboundBurst: 10, inboundPerSec: 1, badFrameLimit: 20 })
+    const c = await s.client()
+    for (let i = 0; i < 15; i++) c.send({ type: 'ping' })
+    const limited = await c.nextOf('error')
+    expect(limited).toMatchObject({ code: 'rate_limited' })
+    expect(limited.retryAfterMs).toBeGreaterThan(0)
+    for (let i = 0; i < 30; i++) c.send({ type: 'ping' })
+    expect((await c.closed).code).toBe(1008)
+  })
+
+  it('refuses more subscriptions than allowed, unsubscribes, and answers not_subscribed', async () => {
+    const s = await start({ maxSubscriptionsPerConnection: 2 })
+    for (const id of ['a', 'b', 'c']) await match(s.bus, id)
+    const c = await s.client()
+    c.send({ type: 'subscribe', matchId: 'a' })
+    c.send({ type: 'subscribe', matchId: 'b' })
+    c.send({ type: 'subscribe', matchId: 'c' })
+    expect(await c.nextOf('error')).toMatchObject({ code: 'too_many_subscriptions', matchId: 'c' })
+    await c.nextOf('subscribed', 'b')
+    c.send({ type: 'unsubscribe', matchId: 'a' })
+    await c.nextOf('unsubscribed', 'a')
+    c.send({ type: 'unsubscribe', matchId: 'a' })
+    expect(await c.next((f) => f.type === 'error' && f.code === 'not_subscribed')).toMatchObject({ matchId: 'a' })
+    c.send({ type: 'subscribe', matchId: 'c' })
+    await c.nextOf('subscribed', 'c')
+    expect(s.gw.hub.channels.has('a')).toBe(false)
+  })
+
+  it('refuses connections over the node limit with 1013', async () => {
+    const s = await start({ maxConnections: 2 })
+    await s.client()
+    await s.client()
+    const third = await s.client()
+    expect(await third.closed).toMatchObject({ code: 1013 })
+    expect(s.gw.stats.connectionsRefused).toBe(1)
+  })
+
+  it('terminates a peer that does not answer pings', async () => {
+    const s = await start({ heartbeatMs: 100 })
+    const alive = await s.client()
+    const dead = await s.client('', { noPong: true })
+    const closed = await dead.closed
+    expect(closed.code).toBe(1006)
+    expect(alive.closeInfo).toBeUndefined()
+    expect(s.gw.stats.heartbeatTerminations).toBe(1)
+  })
+
+  describe('chat', () => {
+    it('needs a token and a subscription; fans out to every subscriber once; acks the sender', async () => {
+      const s = await start()
+      await match(s.bus, 'm1')
+      const anon = await s.client('?match=m1')
+      await anon.nextOf('subscribed')
+      anon.send({ type: 'chat', matchId: 'm1', text: 'hi', clientMsgId: 'c1' })
+      expect(await anon.nextOf('error')).toMatchObject({ code: 'unauthorized', ref: 'c1' })
+
+      const alice = await s.client(`?token=${token('alice', 'Alice')}`)
+      expect(alice.frames[0]?.user).toEqual({ id: 'alice', name: 'Alice' })
+      alice.send({ type: 'chat', matchId: 'm1', text: 'hi', clientMsgId: 'c2' })
+      expect(await alice.nextOf('error')).toMatchObject({ code: 'not_subscribed', ref: 'c2' })
+      alice.send({ type: 'subscribe', matchId: 'm1' })
+      await alice.nextOf('subscribed')
+      alice.send({ type: 'chat', matchId: 'm1', text: '  hello\u0000\u0007 world \n', clientMsgId: 'c3' })
+      const ack = await alice.nextOf('chat_ack')
+      const got = await anon.nextOf('chat', 'm1')
+      expect(got).toMatchObject({ id: ack.id, text: 'hello world', user: { id: 'alice', name: 'Alice' } })
+      await new Promise((r) => setTimeout(r, 50))
+      expect(anon.ofType('chat')).toHaveLength(1)
+
+      alice.send({ type: 'chat', matchId: 'm1', text: ' \u0001 ', clientMsgId: 'c4' })
+      expect(await alice.next((f) => f.ref === 'c4')).toMatchObject({ type: 'error', code: 'bad_request' })
+    })
+
+    it('authenticates with an auth frame, refuses a bad token', async () => {
+      const s = await start()
+      const c = await s.client()
+      c.send({ type: 'auth', token: 'garbage' })
+      expect(await c.nextOf('error')).toMatchObject({ code: 'unauthorized' })
+      c.send({ type: 'auth', token: token('bob', 'Bob') })
+      expect(await c.nextOf('auth_ok')).toMatchObject({ user: { id: 'bob', name: 'Bob' } })
+      const expired = await s.client(`?token=${signViewerToken({ sub: 'x', name: 'x', exp: 1 }, SECRET)}`)
+      expect(await expired.nextOf('error')).toMatchObject({ code: 'unauthorized' })
+      expect(expired.frames[0]?.user).toBeUndefined()
+    })
+
+    it('masks banned words, reloaded on settings_changed', async () => {
+      const s = await start()
+      await match(s.bus, 'm1')
+      const c = await s.client(`?match=m1&token=${token('u')}`)
+      await c.nextOf('subscribed')
+      await s.bus.putSetting('bannedWords', { words: ['darn', 'heck'] })
+      await s.bus.publishControl({ type: 'settings_changed', key: 'bannedWords' })
+      await new Promise((r) => setTimeout(r, 30))
+      c.send({ type: 'chat', matchId: 'm1', text: 'Darn it, what the HECK, darned', clientMsgId: 'x' })
+      expect(await c.nextOf('chat')).toMatchObject({ text: '**** it, what the ****, darned' })
+    })
+
+    it('refuses a muted user at once after the mute control message', async () => {
+      const s = await start()
+      await match(s.bus, 'm1')
+      const c = await s.client(`?match=m1&token=${token('troll')}`)
+      await c.nextOf('subscribed')
+      c.send({ type: 'chat', matchId: 'm1', text: 'first', clientMsgId: 'a' })
+      await c.nextOf('chat_ack')
+      const until = Date.now() + 60_000
+      await s.bus.setMute('m1', 'troll', until)
+      await s.bus.publishControl({ type: 'mute', matchId: 'm1', userId: 'troll', until })
+      await new Promise((r) => setTimeout(r, 20))
+      c.send({ type: 'chat', matchId: 'm1', text: 'second', clientMsgId: 'b' })
+      const err = await c.next((f) => f.ref === 'b')
+      expect(err).toMatchObject({ type: 'error', code: 'muted' })
+      expect(err.retryAfterMs).toBeGreaterThan(50_000)
+    })
+
+    it('rate-limits a flood per connection with retryAfterMs while others keep chatting', async () => {
+      const s = await start({ chatConnBurst: 3, chatConnPerMin: 6 })
+      await match(s.bus, 'm1')
+      const flood = await s.client(`?match=m1&token=${token('f')}`)
+      const calm = await s.client(`?match=m1&token=${token('c')}`)
+      await flood.nextOf('subscribed')
+      await calm.nextOf('subscribed')
+      for (let i = 0; i < 10; i++) flood.send({ type: 'chat', matchId: 'm1', text: `spam ${i}`, clientMsgId: `f${i}` })
+      calm.send({ type: 'chat', matchId: 'm1', text: 'nice goal', clientMsgId: 'c1' })
+      expect(await calm.nextOf('chat_ack')).toMatchObject({ clientMsgId: 'c1' })
+      const limited = await flood.next((f) => f.type === 'error' && f.code === 'rate_limited')
+      expect(limited.retryAfterMs).toBeGreaterThan(0)
+      await new Promise((r) => setTimeout(r, 50))
+      expect(flood.ofType('chat_ack')).toHaveLength(3)
+    })
+
+    it('sends chat_deleted to the match sockets', async () => {
+      const s = await start()
+      await match(s.bus, 'm1')
+      const c = await s.client('?match=m1')
+      await c.nextOf('subscribed')
+      await s.bus.publishControl({ type: 'chat_deleted', matchId: 'm1', id: '42' })
+      expect(await c.nextOf('chat_deleted')).toMatchObject({ matchId: 'm1', id: '42' })
+    })
+  })
+
+  it('serves healthz, readyz and metrics', async () => {
+    const s = await start()
+    expect((await fetch(`${s.http}/healthz`)).status).toBe(200)
+    const ready = await fetch(`${s.http}/readyz`)
+    expect(ready.status).toBe(200)
+    expect(await ready.json()).toMatchObject({ status: 'ok', bus: 'connected', presence: 'connected' })
+    const text = await (await fetch(`${s.http}/metrics`)).text()
+    for (const name of [
+      'touchline_gateway_connections',
+      'touchline_gateway_subscriptions',
+      'touchline_gateway_frames_sent_total',
+      'touchline_gateway_bytes_sent_total',
+      'touchline_gateway_chat_shed_total',
+      'touchline_gateway_slow_closes_total',
+      'touchline_gateway_fanout_latency_seconds_bucket{le="0.001"}',
+    ]) {
+      expect(text).toContain(name)
+    }
+    expect(text).not.toContain('process_cpu') // default metrics are the process's business
+  })
+
+  it('drains on close: readyz 503, every socket gets 1012, the node leaves presence', async () => {
+    const s = await start()
+    await match(s.bus, 'm1')
+    const a = await s.client('?match=m1')
+    const b = await s.client('?match=m1')
+    await a.nextOf('subscribed')
+    await b.nextOf('subscribed')
+    await new Promise((r) => setTimeout(r, 60))
+    expect((await s.presence.counts('m1')).total).toBe(2)
+    const draining = s.gw.drain()
+    expect((await fetch(`${s.http}/readyz`)).status).toBe(503)
+    await draining
+    expect((await a.closed).code).toBe(1012)
+    expect((await b.closed).code).toBe(1012)
+    expect(await s.presence.liveNodes()).toEqual([])
+    expect((await s.presence.counts('m1')).total).toBe(0)
+    const late = new TestClient(s.url)
+    clients.push(late)
+    expect((await late.closed).code).toBe(1012)
+  })
+
+  it('reports presence counts per node and online totals that follow subscriptions', async () => {
+    const s = await start()
+    await match(s.bus, 'm1')
+    const a = await s.client('?match=m1')
+    await a.nextOf('subscribed')
+    await a.next((f) => f.type === 'online' && f.count === 1, 2000)
+    const b = await s.client('?match=m1')
+    await b.nextOf('subscribed')
+    await a.next((f) => f.type === 'online' && f.count === 2, 2000)
+    b.close()
+    await a.next(
+      (f) => f.type === 'online' && f.count === 1,
+      2000,
+      a.frames.findIndex((f) => f.type === 'online' && f.count === 2),
+    )
+    const nodes = await s.presence.liveNodes()
+    expect(nodes.map((n) => n.nodeId)).toEqual(['gw-test'])
+  })
+})

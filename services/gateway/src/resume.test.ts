@@ -1,0 +1,237 @@
+import { type Bus, type LiveEvent, type LogRead, MemoryBus, type MemoryBusOptions } from '@touchline/bus'
+import pino from 'pino'
+import { describe, expect, it } from 'vitest'
+import { Hub } from './hub.ts'
+import { type ResumeOptions, type SubscribeOutcome, startSubscription, Subscription } from './resume.ts'
+import { Sender } from './sender.ts'
+import { newStats } from './stats.ts'
+import { contiguous, FakeSocket, type Frame } from './testing.ts'
+
+const log = pino({ level: 'silent' })
+const NOW = () => new Date().toISOString()
+
+interface Hooks {
+  /** Runs after the inner read resolved, before its result is returned (simulate publishes meanwhile). */
+  afterRead?: (afterSeq: number, read: LogRead) => Promise<void> | void
+  /** Return true to lose this live event (core NATS is at most once). */
+  dropLive?: (ev: LiveEvent) => boolean
+}
+
+/** A MemoryBus seen through hooks. */
+function hooked(inner: MemoryBus, hooks: Hooks): Bus {
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'readEvents') {
+        return async (matchId: string, afterSeq: number, limit: number) => {
+          const read = await target.readEvents(matchId, afterSeq, limit)
+          await hooks.afterRead?.(afterSeq, read)
+          return read
+        }
+      }
+      if (prop === 'subscribeEvents') {
+        return (matchId: string, fn: (e: LiveEvent) => void) =>
+          target.subscribeEvents(matchId, (e) => {
+            if (!hooks.dropLive?.(e)) fn(e)
+          })
+      }
+      const v = Reflect.get(target, prop, target)
+      return typeof v === 'function' ? v.bind(target) : v
+    },
+  }) as unknown as Bus
+}
+
+async function setup(events: number, hooks: Hooks = {}, busOptions: MemoryBusOptions = {}) {
+  const inner = new MemoryBus(busOptions)
+  await inner.createMatch({ id: 'm', title: 'T', home: 'H', away: 'A', startsAt: NOW(), createdAt: NOW() })
+  for (let i = 0; i < events; i++) await inner.appendEvent('m', { kind: 'commentary', data: { text: `e${i + 1}` } })
+  const bus = hooked(inner, hooks)
+  const stats = newStats()
+  const hub = new Hub({ bus, stats, log, pageSize: 50 })
+  const o: ResumeOptions = {
+    bus,
+    hub,
+    stats,
+    pageSize: 50,
+    snapshotEvents: 10,
+    snapshotChat: 5,
+    replayHighWaterBytes: 1 << 20,
+    replayStallMs: 5000,
+  }
+  const append = (n: number) => Promise.all(Array.from({ length: n }, () => inner.appendEvent('m', { kind: 'commentary', data: {} })))
+  return { inner, bus, hub, stats, o, append }
+}
+
+function subscriber(o: ResumeOptions, maxHeld = 10_000) {
+  const ws = new FakeSocket()
+  const sender = new Sender(ws, { maxBufferedBytes: 1 << 24, chatShedBytes: 1 << 22, slowCloseGraceMs: 10, cork: false }, o.stats)
+  const sub = new Subscription('m', sender, maxHeld)
+  return { ws, sender, sub }
+}
+
+/** seqs of every event the socket received: snapshot events, then event frames; and the frame types. */
+function received(ws: FakeSocket): { seqs: number[]; types: string[]; frames: Frame[] } {
+  const frames = ws.frames<Frame>()
+  const seqs: number[] = []
+  for (const f of frames) {
+    if (f.type === 'snapshot') for (const e of f.events) seqs.push(e.seq)
+    if (f.type === 'event') seqs.push(f.seq)
+  }
+  return { seqs, types: frames.map((f) => f.type), frames }
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 20))
+
+describe('resume', () => {
+  it('replays everything after since exactly once and in order while live events keep arriving', async () => {
+    let extra = 0
+    const ctx = await setup(300, {
+      afterRead: async () => {
+        // Publishes land while the replay holds a stale page.
+        if (extra < 5) {
+          extra++
+          await ctx.append(7)
+        }
+      },
+    })
+    const { ws, sub } = subscriber(ctx.o)
+    const out = (await startSubscription(ctx.o, sub, { since: 100 })) as Extract<SubscribeOutcome, { type: 'live' }>
+    expect(out.type).toBe('live')
+    expect(out.mode).toBe('replay')
+    await ctx.append(5)
+    await settle()
+    const { seqs, types, frames } = received(ws)
+    const last = (await ctx.inner.logPosition('m')).lastSeq
+    expect(last).toBeGreaterThan(320)
+    expect(seqs).toEqual(contiguous(101, last))
+    // `subscribed` comes after the replay, and its seq is the last seq sent before it.
+    const at = types.indexOf('subscribed')
+    expect(at).toBeGreaterThan(0)
+    expect(frames[at]?.seq).toBe(frames[at - 1]?.seq)
+    expect(types.includes('snapshot')).toBe(false)
+    expect(ctx.stats.replayedEvents).toBeGreaterThan(0)
+  })
+
+  it('answers a snapshot and then live events without a gap or a duplicate, with publishes racing it', async () => {
+    let raced = false
+    const ctx = await setup(30, {
+      afterRead: async () => {
+        if (!raced) {
+          raced = true
+          await ctx.append(12)
+        }
+      },
+    })
+    const { ws, sub } = subscriber(ctx.o)
+    const out = await startSubscription(ctx.o, sub, {})
+    expect(out).toMatchObject({ type: 'live', mode: 'snapshot' })
+    await ctx.append(3)
+    await settle()
+    const { seqs, frames } = received(ws)
+    expect(frames[0]?.type).toBe('snapshot')
+    expect(frames[0]?.events).toHaveLength(10)
+    expect(frames[0]?.match).toMatchObject({ id: 'm', title: 'T' })
+    expect(seqs).toEqual(contiguous(21, 45))
+  })
+
+  it('fills a live gap from the log: lost publishes show up late, never missing', async () => {
+    const ctx = await setup(5, { dropLive: (e) => e.seq % 7 === 0 || e.seq === 30 })
+    const a = subscriber(ctx.o)
+    const b = subscriber(ctx.o)
+    await startSubscription(ctx.o, a.sub, {})
+    await startSubscription(ctx.o, b.sub, { since: 0 })
+    for (let i = 0; i < 40; i++) await ctx.append(1)
+    await settle()
+    expect(received(a.ws).seqs).toEqual(contiguous(1, 45))
+    expect(received(b.ws).seqs).toEqual(contiguous(1, 45))
+    expect(ctx.stats.gapFills).toBeGreaterThan(0)
+  })
+
+  it('answers reset snapshots for a since newer than the log, from another epoch, or older than retention', async () => {
+    const ctx = await setup(50, {}, { retention: { maxEventsPerMatch: 20 } })
+    const cases: Array<[{ since: number; epoch?: string }, boolean]> = [
+      [{ since: 51 }, true],
+      [{ since: 40, epoch: 'another-epoch' }, true],
+      [{ since: 5 }, true],
+      [{ since: 29 }, true], // firstSeq is 31: 30 is the oldest since that can resume
+      [{ since: 30 }, false],
+      [{ since: 50 }, false],
+    ]
+    for (const [req, reset] of cases) {
+      const { ws, sub } = subscriber(ctx.o)
+      const out = await startSubscription(ctx.o, sub, req)
+      expect(out.type, JSON.stringify(req)).toBe('live')
+      const first = ws.frames<Frame>()[0]
+      if (reset) {
+        expect(first, JSON.stringify(req)).toMatchObject({ type: 'snapshot', reset: true, seq: 50 })
+      } else {
+        expect(first?.type, JSON.stringify(req)).toBe(req.since === 50 ? 'subscribed' : 'event')
+        expect(received(ws).seqs).toEqual(contiguous(req.since + 1, 50))
+      }
+      ctx.hub.leave(sub)
+    }
+    expect(ctx.stats.resets).toBe(4)
+  })
+
+  it('reports an unknown match and leaves nothing behind', async () => {
+    const ctx = await setup(0)
+    const { sub } = subscriber(ctx.o)
+    const s2 = new Subscription('nope', sub.sender, 10)
+    expect(await startSubscription(ctx.o, s2, {})).toMatchObject({ type: 'error', code: 'unknown_match' })
+    expect(ctx.hub.channels.size).toBe(0)
+  })
+
+  it('stops a replay when the client unsubscribes meanwhile, and drops the bus subscription', async () => {
+    let sub: Subscription | undefined
+    const ctx = await setup(200, {
+      afterRead: () => {
+        if (sub) sub.state = 'closed'
+      },
+    })
+    const s = subscriber(ctx.o)
+    sub = s.sub
+    const out = await startSubscription(ctx.o, sub, { since: 0 })
+    expect(out.type).toBe('cancelled')
+    expect(ctx.hub.channels.size).toBe(0)
+  })
+
+  it('closes a subscriber with 1013 when its replay cannot keep up with the live stream', async () => {
+    let n = 0
+    const ctx = await setup(100, {
+      afterRead: async () => {
+        if (n++ < 3) await ctx.append(10)
+      },
+    })
+    const { ws, sub } = subscriber(ctx.o, 5)
+    await startSubscription(ctx.o, sub, { since: 0 })
+    expect(ws.closedWith?.code).toBe(1013)
+  })
+
+  it('keeps one bus subscription per match and drops it with the last subscriber', async () => {
+    const ctx = await setup(3)
+    const a = subscriber(ctx.o)
+    const b = subscriber(ctx.o)
+    await startSubscription(ctx.o, a.sub, {})
+    await startSubscription(ctx.o, b.sub, {})
+    expect(ctx.hub.channels.size).toBe(1)
+    expect(ctx.hub.channels.get('m')?.live.size).toBe(2)
+    ctx.hub.leave(a.sub)
+    expect(ctx.hub.channels.size).toBe(1)
+    ctx.hub.leave(b.sub)
+    expect(ctx.hub.channels.size).toBe(0)
+    await ctx.append(1)
+    await settle()
+    expect(received(a.ws).seqs).toEqual([1, 2, 3])
+  })
+
+  it('writes the same Buffer object to every live socket', async () => {
+    const ctx = await setup(0)
+    const subs = [subscriber(ctx.o), subscriber(ctx.o), subscriber(ctx.o)]
+    for (const s of subs) await startSubscription(ctx.o, s.sub, {})
+    await ctx.append(1)
+    await settle()
+    const bufs = subs.map((s) => s.ws.sent[s.ws.sent.length - 1])
+    expect(bufs[0]).toBeDefined()
+    expect(bufs[1]).toBe(bufs[0])
+    expect(bufs[2]).toBe(bufs[0])
+  })
+})
