@@ -213,6 +213,16 @@ describe('presence over three gateway processes, real Redis and NATS', () => {
     await Promise.all(opened.map((g) => g.waitAll('online 300', (s) => s.online(match) === 300, 15_000)))
     figure('300 connections: API and every spectator at 300 after the last subscribe (ms)', Date.now() - t0)
     expect(await liveNodeIds()).toEqual(['g1', 'g2', 'g3'])
+    // Each node reports its open sockets with its heartbeat (so within one heartbeat).
+    await waitFor(
+      'GET /v1/nodes to report 100 connections per node',
+      async () => {
+        const body = (await (await fetch(`${ingest.url}/v1/nodes`)).json()) as { nodes: Array<{ nodeId: string; connections: number }> }
+        return body.nodes.every((n) => n.connections === PER_GATEWAY) || undefined
+      },
+      HEARTBEAT_MS + 10_000,
+      100,
+    )
 
     // Crash g3. Nothing removes its keys by hand: right after the kill it still counts.
     const g3 = gateways[2]!
