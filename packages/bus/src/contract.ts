@@ -59,6 +59,7 @@ export function busContract(makeBus: MakeBus): void {
 
     describe('matches', () => {
       it('creates, reads and lists matches; a taken id throws MatchExistsError', async () => {
+        expect(await bus.listMatches()).toEqual([])
         const meta = newMeta()
         const rec = await bus.createMatch(meta)
         expect(rec.meta).toEqual(meta)
@@ -201,6 +202,8 @@ export function busContract(makeBus: MakeBus): void {
         await expect(bus.readEvents('nope-never', 0, 10)).rejects.toBeInstanceOf(UnknownMatchError)
         await expect(bus.logPosition('nope-never')).rejects.toBeInstanceOf(UnknownMatchError)
         await expect(bus.appendChat('nope-never', { user: { id: 'u', name: 'U' }, text: 'hi' })).rejects.toBeInstanceOf(UnknownMatchError)
+        await expect(bus.recentChat('nope-never', 10)).rejects.toBeInstanceOf(UnknownMatchError)
+        await expect(bus.deleteChat('nope-never', '1')).rejects.toBeInstanceOf(UnknownMatchError)
       })
 
       it('folds events into the board in seq order', async () => {

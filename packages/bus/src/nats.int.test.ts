@@ -1,5 +1,7 @@
+import { jetstreamManager } from '@nats-io/jetstream'
+import { connect } from '@nats-io/transport-node'
 import { startNats, type NatsServer } from '@touchline/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { busContract } from './contract.ts'
 import { BusUnavailableError } from './errors.ts'
 import { connectNatsBus, type NatsBus, type NatsBusOptions } from './nats.ts'
@@ -173,6 +175,56 @@ describe('NatsBus on a real nats-server', () => {
       const log = await b.readEvents('dup', 0, 1000)
       expect(log.events.map((e) => e.seq)).toEqual(seqs)
       expect((await a.getMatch('dup'))?.board.seq).toBe(128)
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
+  it('re-creates a deleted events stream: appends work, seqs continue, the epoch changes', async () => {
+    const prefix = freshPrefix()
+    const bus = await open({ prefix })
+    const admin = await connect({ servers: [server.url] })
+    try {
+      await bus.createMatch(meta('gone'))
+      for (let i = 0; i < 3; i++) await bus.appendEvent('gone', { kind: 'commentary', data: { i } })
+      const before = await bus.logPosition('gone')
+      const jsm = await jetstreamManager(admin)
+      await jsm.streams.delete(bus.names.eventsStream)
+      const r = await bus.appendEvent('gone', { kind: 'commentary', data: { i: 3 } })
+      expect(r.event.seq).toBe(4)
+      const after = await bus.logPosition('gone')
+      expect(after.epoch).not.toBe(before.epoch)
+      expect(after).toMatchObject({ firstSeq: 4, lastSeq: 4 })
+      expect((await bus.readEvents('gone', 0, 10)).events.map((e) => e.seq)).toEqual([4])
+
+      // Re-created by another instance: this one continues the seqs and notices the new epoch.
+      const other = await open({ prefix })
+      try {
+        await jsm.streams.delete(bus.names.eventsStream)
+        expect((await other.appendEvent('gone', { kind: 'commentary', data: { i: 4 } })).event.seq).toBe(5)
+        expect((await bus.appendEvent('gone', { kind: 'commentary', data: { i: 5 } })).event.seq).toBe(6)
+        expect((await bus.readEvents('gone', 0, 10)).events.map((e) => e.seq)).toEqual([5, 6])
+        const epoch = (await other.logPosition('gone')).epoch
+        expect(epoch).not.toBe(after.epoch)
+        await vi.waitFor(async () => expect((await bus.logPosition('gone')).epoch).toBe(epoch), { timeout: 8000, interval: 200 })
+      } finally {
+        await other.close()
+      }
+    } finally {
+      await admin.close()
+      await bus.close()
+    }
+  })
+
+  it('updates the stream limits when the configuration changes', async () => {
+    const prefix = freshPrefix()
+    const a = await open({ prefix, retention: { maxEventsPerMatch: 1000 } })
+    const b = await open({ prefix, retention: { maxEventsPerMatch: 3 } })
+    try {
+      await b.createMatch(meta('lim'))
+      for (let i = 0; i < 5; i++) await a.appendEvent('lim', { kind: 'commentary', data: { i } })
+      expect(await b.logPosition('lim')).toMatchObject({ firstSeq: 3, lastSeq: 5 })
     } finally {
       await a.close()
       await b.close()

@@ -33,11 +33,20 @@ import {
   jetstreamManager,
   type JetStreamClient,
   type JetStreamManager,
+  type DirectMsgRequest,
   type StoredMsg,
   type StreamConfig,
 } from '@nats-io/jetstream'
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv'
-import { connect, headers as natsHeaders, nanos, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import {
+  TimeoutError,
+  connect,
+  headers as natsHeaders,
+  nanos,
+  type MsgHdrs,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node'
 import {
   EMPTY_BOARD,
   LIMITS,
@@ -92,6 +101,8 @@ const CHAT_ID = 'Tl-Id'
 /** Up to this many events a read walks with direct gets; more use an ordered consumer. */
 const DIRECT_WALK_MAX = 12
 const MAX_APPEND_ATTEMPTS = 200
+/** How often a bus checks that its streams still exist and are the same (epoch). */
+const STREAM_CHECK_MS = 5000
 
 type Pos = { streamSeq: number; seq: number }
 
@@ -128,6 +139,8 @@ export class NatsBus implements Bus {
   readonly #nc: NatsConnection
   readonly #js: JetStreamClient
   #jsm!: JetStreamManager
+  /** For direct gets only, with a shorter timeout (see #get). */
+  #jsmDirect!: JetStreamManager
   #kv!: { matches: KV; idem: KV; mutes: KV; settings: KV }
   readonly #timeoutMs: number
   readonly #retention: Required<RetentionOptions>
@@ -137,10 +150,10 @@ export class NatsBus implements Bus {
   #status: BusStatus = { type: 'connected' }
   readonly #statusListeners = new Set<(s: BusStatus) => void>()
   readonly #known = new Set<string>()
-  readonly #last = new Map<string, Pos>()
   readonly #locks = new Map<string, Promise<void>>()
   readonly #live = new Map<string, { sub: Subscription; listeners: Set<(m: { data: Uint8Array; headers?: MsgHdrs }) => void> }>()
   #ensuring: Promise<void> | undefined
+  #watchdog: NodeJS.Timeout | undefined
 
   /** Use connectNatsBus. */
   constructor(nc: NatsConnection, options: NatsBusOptions) {
@@ -157,7 +170,25 @@ export class NatsBus implements Bus {
   /** Connects the JetStream manager and creates or updates streams and buckets. */
   async init(): Promise<void> {
     this.#jsm = await jetstreamManager(this.#nc, { timeout: this.#timeoutMs })
+    this.#jsmDirect = await jetstreamManager(this.#nc, { timeout: Math.max(250, Math.floor(this.#timeoutMs / 3)), checkAPI: false })
     await this.#ensure()
+    this.#watchdog = setInterval(() => void this.#checkStreams(), STREAM_CHECK_MS)
+    this.#watchdog.unref()
+  }
+
+  /**
+   * Every few seconds: is the events stream still the one we know? Another process (or an
+   * operator) may have deleted or re-created it while we stayed connected; pick up the new
+   * epoch, re-create what is missing.
+   */
+  async #checkStreams(): Promise<void> {
+    if (this.#status.type !== 'connected' || this.#ensuring) return
+    try {
+      const [events] = await Promise.all([this.#jsm.streams.info(this.names.eventsStream), this.#jsm.streams.info(this.names.chatStream)])
+      this.#epoch = events.created
+    } catch (err) {
+      if (isApiError(err, JetStreamApiCodes.StreamNotFound)) void this.#reensure()
+    }
   }
 
   /** The events stream's identity: its creation time. */
@@ -216,6 +247,7 @@ export class NatsBus implements Bus {
       this.#setStatus({ type: 'closed' })
       return
     }
+    clearInterval(this.#watchdog)
     for (const { sub } of this.#live.values()) sub.unsubscribe()
     this.#live.clear()
     const drained = this.#nc.drain().catch(() => {})
@@ -294,6 +326,27 @@ export class NatsBus implements Bus {
     }
   }
 
+  /**
+   * A direct get. On nats-server 2.9 a direct get on a missing stream gets no answer at all (not
+   * "no responders"), so a timeout is checked against the stream's existence and a lost stream
+   * is re-created (then the get is retried once) within the caller's time budget.
+   */
+  async #get(stream: string, query: DirectMsgRequest): Promise<StoredMsg | null> {
+    try {
+      return await this.#jsmDirect.direct.getMessage(stream, query)
+    } catch (err) {
+      if (!(err instanceof TimeoutError)) throw err
+      try {
+        await this.#jsm.streams.info(stream)
+      } catch (infoErr) {
+        if (!isApiError(infoErr, JetStreamApiCodes.StreamNotFound)) throw err
+        await this.#reensure()
+        return this.#jsmDirect.direct.getMessage(stream, query)
+      }
+      throw err
+    }
+  }
+
   // ---- bounded calls ----
 
   /** Run `fn` within timeoutMs, after the connection is up; every failure becomes a bus error. */
@@ -311,6 +364,9 @@ export class NatsBus implements Bus {
     try {
       return await Promise.race([work, timeout])
     } catch (err) {
+      // A stream or bucket vanished (server store lost, someone deleted it): re-create it so
+      // that the next call works.
+      if (isMissingStream(err)) void this.#reensure()
       throw toBusError(err)
     } finally {
       clearTimeout(timer)
@@ -450,7 +506,9 @@ export class NatsBus implements Bus {
   async #publishEvent(matchId: string, event: NewEvent, fp: string, msgID: string | undefined, deadline: number): Promise<Published> {
     const subject = this.names.eventLog(matchId)
     for (let attempt = 0; ; attempt++) {
-      const pos = this.#last.get(matchId) ?? (await this.#lastPosition(matchId))
+      // Read the last message every time rather than caching its stream seq: a cached stream
+      // seq can match a message of a re-created stream (ABA) and let a seq be stored twice.
+      const pos = await this.#lastPosition(matchId)
       const seq = pos.seq + 1
       const acceptedAt = event.acceptedAt ?? Date.now()
       const at = new Date(acceptedAt).toISOString()
@@ -458,10 +516,12 @@ export class NatsBus implements Bus {
       const h = natsHeaders()
       h.set(SEQ, String(seq))
       h.set(AT, String(acceptedAt))
+      // Never start a publish after the caller was told "nothing stored".
+      if (Date.now() >= deadline) throw new BusUnavailableError(`NATS did not answer within ${this.#timeoutMs} ms`)
       try {
         const ack = await this.#publishJs(subject, frame, h, msgID, pos.streamSeq, deadline)
         if (ack.duplicate) {
-          const orig = await this.#jsm.direct.getMessage(this.names.eventsStream, { seq: ack.seq })
+          const orig = await this.#get(this.names.eventsStream, { seq: ack.seq })
           if (!orig) throw new BusUnavailableError('duplicate of an event that is no longer in the log')
           const stored = storedFromMsg(matchId, orig)
           if (eventFingerprint(stored.kind, stored.data) !== fp) {
@@ -469,11 +529,9 @@ export class NatsBus implements Bus {
           }
           return { event: stored, streamSeq: ack.seq, duplicate: true }
         }
-        this.#last.set(matchId, { streamSeq: ack.seq, seq })
         const data = structuredClone(event.data)
         return { event: { matchId, seq, kind: event.kind, at, acceptedAt, data, frame }, streamSeq: ack.seq, duplicate: false }
       } catch (err) {
-        this.#last.delete(matchId)
         const conflict = isApiError(err, JetStreamApiCodes.StreamWrongLastSequence)
         if (conflict && attempt < MAX_APPEND_ATTEMPTS && Date.now() < deadline) {
           if (attempt > 2) await sleep(Math.random() * Math.min(20, attempt))
@@ -542,7 +600,7 @@ export class NatsBus implements Bus {
 
   /** The match's last stored message (stream seq + Tl-Seq); for an empty subject, the board's seq. */
   async #lastPosition(matchId: string): Promise<Pos> {
-    const last = await this.#jsm.direct.getMessage(this.names.eventsStream, { last_by_subj: this.names.eventLog(matchId) })
+    const last = await this.#get(this.names.eventsStream, { last_by_subj: this.names.eventLog(matchId) })
     if (last) return { streamSeq: last.seq, seq: seqOf(last) }
     // Nothing in the log: a new match, or every event aged out (seqs must not restart then).
     const rec = await this.#getRecord(matchId)
@@ -567,10 +625,7 @@ export class NatsBus implements Bus {
   async #ends(matchId: string): Promise<{ first: StoredMsg | null; last: StoredMsg | null; firstSeq: number; lastSeq: number }> {
     const subj = this.names.eventLog(matchId)
     const stream = this.names.eventsStream
-    const [first, last] = await Promise.all([
-      this.#jsm.direct.getMessage(stream, { seq: 0, next_by_subj: subj }),
-      this.#jsm.direct.getMessage(stream, { last_by_subj: subj }),
-    ])
+    const [first, last] = await Promise.all([this.#get(stream, { seq: 0, next_by_subj: subj }), this.#get(stream, { last_by_subj: subj })])
     if (first && last) return { first, last, firstSeq: seqOf(first), lastSeq: seqOf(last) }
     const rec = await this.#getRecord(matchId)
     const lastSeq = rec?.record.board.seq ?? 0
@@ -613,7 +668,7 @@ export class NatsBus implements Bus {
       if (a > b) break
       let g = i % 2 === 0 ? lo.s + Math.round(((target - lo.t) * (hi.s - lo.s)) / (hi.t - lo.t)) : Math.floor((a + b) / 2)
       g = Math.min(b, Math.max(a, g))
-      const m = await this.#jsm.direct.getMessage(this.names.eventsStream, { seq: g, next_by_subj: subj })
+      const m = await this.#get(this.names.eventsStream, { seq: g, next_by_subj: subj })
       if (!m) break
       const t = seqOf(m)
       if (t === target) return m
@@ -635,7 +690,7 @@ export class NatsBus implements Bus {
     if (n <= DIRECT_WALK_MAX) {
       let cur = start
       while (out.length < n) {
-        const m = await this.#jsm.direct.getMessage(this.names.eventsStream, { seq: cur.seq + 1, next_by_subj: subj })
+        const m = await this.#get(this.names.eventsStream, { seq: cur.seq + 1, next_by_subj: subj })
         if (!m) break
         out.push(storedFromMsg(matchId, m))
         cur = m
@@ -741,7 +796,7 @@ export class NatsBus implements Bus {
       if (limit <= 0) return []
       const stream = this.names.chatStream
       const subj = this.names.chatLog(matchId)
-      const last = await this.#jsm.direct.getMessage(stream, { last_by_subj: subj })
+      const last = await this.#get(stream, { last_by_subj: subj })
       if (!last) return []
       // The chat log is bounded per match (maxChatPerMatch), so reading it whole is bounded too.
       const c = await this.#js.consumers.get(stream, { filter_subjects: subj, deliver_policy: DeliverPolicy.All })
@@ -760,9 +815,10 @@ export class NatsBus implements Bus {
 
   async deleteChat(matchId: string, chatId: string): Promise<boolean> {
     return this.#bounded(async () => {
+      await this.#requireMatch(matchId)
       if (!/^[1-9][0-9]{0,15}$/.test(chatId)) return false
       const seq = Number(chatId)
-      const m = await this.#jsm.direct.getMessage(this.names.chatStream, { seq })
+      const m = await this.#get(this.names.chatStream, { seq })
       if (!m || m.subject !== this.names.chatLog(matchId)) return false
       try {
         return await this.#jsm.streams.deleteMessage(this.names.chatStream, seq, false)
