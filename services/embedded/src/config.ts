@@ -1,0 +1,30 @@
+/**
+ * The embedded mode's environment: everything a gateway and ingest read, with the embedded
+ * defaults (PORT 8080, HOST 127.0.0.1, API keys and token secret generated when unset).
+ */
+import { bool, ConfigError, type ConfigOf, int, loadConfig } from '@touchline/config'
+import { gatewaySpec } from '@touchline/gateway'
+import { ingestSpec } from '@touchline/ingest'
+
+export const embeddedSpec = {
+  ...gatewaySpec,
+  ...ingestSpec,
+  PORT: int({ default: 8080, min: 0, max: 65535, describe: 'port of the one process (pages, /ws, /api)' }),
+  EMBEDDED_DEMO: bool({ default: false, describe: 'create a demo match with a few events at start' }),
+} as const
+
+export type EmbeddedConfig = ConfigOf<typeof embeddedSpec>
+
+/** Load and cross-check; throws one ConfigError naming every bad variable. */
+export function loadEmbeddedConfig(env: Record<string, string | undefined> = process.env): EmbeddedConfig {
+  const cfg = loadConfig(embeddedSpec, env)
+  const problems: Array<{ variable: string; problem: string }> = []
+  if (cfg.TOUCHLINE_TOKEN_SECRET && cfg.TOUCHLINE_TOKEN_SECRET.length < 16) {
+    problems.push({ variable: 'TOUCHLINE_TOKEN_SECRET', problem: 'must have at least 16 characters' })
+  }
+  if (cfg.WS_CHAT_SHED_BYTES > cfg.WS_SEND_BUFFER_MAX_BYTES) {
+    problems.push({ variable: 'WS_CHAT_SHED_BYTES', problem: `must not exceed WS_SEND_BUFFER_MAX_BYTES (${cfg.WS_SEND_BUFFER_MAX_BYTES})` })
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return cfg
+}

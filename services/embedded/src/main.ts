@@ -1,0 +1,232 @@
+/**
+ * `pnpm start`: the whole of touchline in one process.
+ *
+ * - NATS_URL / REDIS_URL unset → in-memory bus, presence and chat rate limiter; set → the same
+ *   code on NATS (JetStream) and Redis, so several embedded processes can share one deployment.
+ * - The pages are built with Vite on first start (or when their sources changed) and served at /;
+ *   the WebSocket is at /ws, the API under /api, health and metrics at the root.
+ * - TOUCHLINE_API_KEYS is honoured; when unset an admin and a commentator key are generated and
+ *   printed in the start-up banner with the URLs. A token secret is generated when unset.
+ * - Bad configuration: one line on stderr naming the variable, exit 78.
+ * - SIGTERM / SIGINT: drain (readyz 503, sockets closed with 1012, presence removed), close, exit.
+ *   SIGHUP: reload API keys, gateway limits and the log level without dropping a socket.
+ */
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { type Bus, connectNatsBus, MemoryBus } from '@touchline/bus'
+import { type ApiKey, failStartup } from '@touchline/config'
+import { defaultNodeId, settingsFromConfig } from '@touchline/gateway'
+import { keyRing } from '@touchline/ingest'
+import { connectRedisPresence, MemoryPresence, type PresenceStore } from '@touchline/presence'
+import { connectRedisRateLimiter, MemoryRateLimiter, type RateLimiter } from '@touchline/ratelimit'
+import { randomSecret } from '@touchline/tokens'
+import { ensureWebBuilt } from '@touchline/web'
+import pino from 'pino'
+import { collectDefaultMetrics, Registry } from 'prom-client'
+import { buildEmbeddedApp } from './app.ts'
+import { type EmbeddedConfig, loadEmbeddedConfig } from './config.ts'
+import { DEMO_MATCH_ID, seedDemo } from './demo.ts'
+
+function generatedKeys(): ApiKey[] {
+  return [
+    { role: 'admin', key: `adm_${randomBytes(18).toString('base64url')}` },
+    { role: 'commentator', key: `com_${randomBytes(18).toString('base64url')}` },
+  ]
+}
+
+function displayHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1'
+  return host.includes(':') ? `[${host}]` : host
+}
+
+function banner(cfg: EmbeddedConfig, port: number, keys: ApiKey[], generated: boolean, mode: string, demo: boolean): string {
+  const base = `http://${displayHost(cfg.HOST)}:${port}`
+  const line = '─'.repeat(72)
+  const rows = [
+    line,
+    `  touchline is running (${mode})`,
+    '',
+    `  Spectator page      ${base}/${demo ? `?match=${DEMO_MATCH_ID}` : ''}`,
+    `  Commentator console ${base}/console.html`,
+    `  Status page         ${base}/status.html`,
+    `  API docs            ${base}/api/docs`,
+    `  WebSocket           ws://${displayHost(cfg.HOST)}:${port}/ws`,
+    `  Health, metrics     ${base}/readyz  ${base}/metrics`,
+    '',
+  ]
+  if (generated) {
+    rows.push('  API keys (generated for this run; set TOUCHLINE_API_KEYS to choose your own):')
+    for (const k of keys) rows.push(`    ${k.role.padEnd(12)} ${k.key}`)
+  } else {
+    rows.push(`  API keys: ${keys.length} from TOUCHLINE_API_KEYS (${keys.map((k) => k.role).join(', ')})`)
+  }
+  rows.push(line)
+  return `${rows.join('\n')}\n`
+}
+
+async function main(): Promise<void> {
+  let cfg: EmbeddedConfig
+  try {
+    cfg = loadEmbeddedConfig()
+  } catch (err) {
+    failStartup('touchline', err)
+  }
+  const nodeId = cfg.NODE_ID ?? defaultNodeId()
+  const log = pino({ level: cfg.LOG_LEVEL, base: { service: 'embedded', node: nodeId, pid: process.pid } })
+
+  // The pages first: a fresh clone has no dist/ yet.
+  let webRoot: string | null
+  try {
+    webRoot = await ensureWebBuilt({ log: (m) => log.info(m) })
+  } catch (err) {
+    log.error({ err }, 'the pages could not be built: serving the API and WebSocket only')
+    webRoot = null
+  }
+
+  let bus: Bus
+  if (cfg.NATS_URL) {
+    try {
+      bus = await connectNatsBus({
+        servers: cfg.NATS_URL,
+        prefix: cfg.NATS_PREFIX,
+        timeoutMs: cfg.NATS_TIMEOUT_MS,
+        name: `touchline-embedded-${nodeId}`,
+      })
+    } catch (err) {
+      failStartup('touchline', new Error(`NATS_URL (${cfg.NATS_URL.join(',')}) is not reachable: ${(err as Error).message}`))
+    }
+  } else {
+    bus = new MemoryBus()
+  }
+
+  let presence: PresenceStore
+  let rateLimiter: RateLimiter
+  if (cfg.REDIS_URL) {
+    const url = cfg.REDIS_URL[0] as string
+    ;[presence, rateLimiter] = await Promise.all([
+      connectRedisPresence({ url, prefix: `${cfg.REDIS_PREFIX}:presence`, ttlMs: cfg.PRESENCE_TTL_MS }),
+      connectRedisRateLimiter({ url, prefix: `${cfg.REDIS_PREFIX}:rl` }),
+    ])
+    if (presence.status().type !== 'connected') log.warn({ redis: url }, 'Redis is not reachable yet: presence is degraded until it is')
+  } else {
+    presence = new MemoryPresence({ ttlMs: cfg.PRESENCE_TTL_MS })
+    rateLimiter = new MemoryRateLimiter()
+  }
+  const closeDeps = () => Promise.allSettled([bus.close(), presence.close(), rateLimiter.close()])
+
+  let tokenSecret = cfg.TOUCHLINE_TOKEN_SECRET
+  if (!tokenSecret) {
+    tokenSecret = randomSecret()
+    if (cfg.NATS_URL) log.warn('TOUCHLINE_TOKEN_SECRET is unset: generated one; chat tokens from other processes will not verify here')
+  }
+
+  const generated = !cfg.TOUCHLINE_API_KEYS
+  const keys = cfg.TOUCHLINE_API_KEYS ?? generatedKeys()
+  const ring = keyRing(keys)
+
+  const registry = new Registry()
+  collectDefaultMetrics({ register: registry })
+  const nodeUrl =
+    cfg.NODE_URL ??
+    (cfg.PORT === 0 ? undefined : `http://${cfg.HOST === '0.0.0.0' || cfg.HOST === '::' ? hostname() : displayHost(cfg.HOST)}:${cfg.PORT}`)
+
+  let built: Awaited<ReturnType<typeof buildEmbeddedApp>>
+  try {
+    built = await buildEmbeddedApp({
+      bus,
+      presence,
+      rateLimiter,
+      registry,
+      tokenSecret,
+      keyRing: ring,
+      nodeId,
+      ...(nodeUrl ? { nodeUrl } : {}),
+      gatewaySettings: settingsFromConfig(cfg),
+      viewerTokenTtlSec: cfg.VIEWER_TOKEN_TTL_SEC,
+      viewerTokenRateLimit: { max: cfg.VIEWER_TOKENS_PER_MINUTE, windowMs: 60_000 },
+      webRoot,
+      logger: log,
+      trustProxy: cfg.TRUST_PROXY ? cfg.TRUST_PROXY.split(',').map((s) => s.trim()) : false,
+    })
+  } catch (err) {
+    await closeDeps()
+    failStartup('touchline', err)
+  }
+  const { app, gateway } = built
+  app.addHook('onClose', async () => {
+    await closeDeps()
+  })
+
+  try {
+    await app.listen({ port: cfg.PORT, host: cfg.HOST })
+  } catch (err) {
+    await gateway.stop().catch(() => {})
+    await closeDeps()
+    failStartup('touchline', new Error(`cannot listen on HOST ${cfg.HOST} PORT ${cfg.PORT}: ${(err as Error).message}`))
+  }
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : cfg.PORT
+
+  let demo = false
+  if (cfg.EMBEDDED_DEMO) {
+    const admin = keys.find((k) => k.role === 'admin')
+    if (!admin) log.warn('EMBEDDED_DEMO needs an admin key: no demo match')
+    else {
+      try {
+        await seedDemo(app, admin.key)
+        demo = true
+      } catch (err) {
+        log.error({ err }, 'could not seed the demo match')
+      }
+    }
+  }
+
+  const mode = cfg.NATS_URL || cfg.REDIS_URL ? `bus ${bus.kind}, presence ${presence.kind}` : 'embedded: in-memory bus and presence'
+  process.stdout.write(banner(cfg, port, keys, generated, mode, demo))
+  log.info({ port, nodeId, bus: bus.kind, presence: presence.kind, pages: webRoot !== null }, 'touchline listening')
+
+  let stopping = false
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return
+    stopping = true
+    log.info({ signal, connections: gateway.connections.size }, 'draining')
+    const force = setTimeout(() => {
+      log.error({ graceMs: cfg.SHUTDOWN_GRACE_MS }, 'drain took too long: exiting')
+      process.exit(1)
+    }, cfg.SHUTDOWN_GRACE_MS)
+    force.unref()
+    gateway
+      .drain()
+      .then(() => app.close())
+      .then(
+        () => {
+          log.info('stopped')
+          setTimeout(() => process.exit(0), 500).unref()
+        },
+        (err: unknown) => {
+          log.error({ err }, 'error while closing')
+          process.exitCode = 1
+          setTimeout(() => process.exit(1), 500).unref()
+        },
+      )
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+  process.on('SIGHUP', () => {
+    let next: EmbeddedConfig
+    try {
+      next = loadEmbeddedConfig()
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'SIGHUP: configuration not reloaded, keeping the current one')
+      return
+    }
+    log.level = next.LOG_LEVEL
+    if (next.TOUCHLINE_API_KEYS) ring.replace(next.TOUCHLINE_API_KEYS)
+    gateway.reload(settingsFromConfig(next)).then(
+      () => log.info('configuration reloaded (API keys, limits, log level, banned words)'),
+      (err: unknown) => log.error({ err }, 'SIGHUP: reload failed'),
+    )
+  })
+}
+
+await main()
