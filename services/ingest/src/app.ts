@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs'
 import { type FastifyPluginAsyncTypebox, type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import { LIMITS } from '@touchline/protocol'
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
 import { keyRing } from './auth.ts'
 import type { IngestContext, IngestDeps } from './context.ts'
 import { registerDocs } from './docs.ts'
@@ -92,6 +92,21 @@ export interface BuildOptions {
   trustProxy?: string | string[] | boolean
 }
 
+/**
+ * Per-request log lines at debug, not info: at thousands of posts a second two info lines per
+ * request would cost more than the request (nginx keeps the access log). Failures are logged by
+ * the error handler (5xx with their stack).
+ */
+class QuietRequests extends LogController {
+  override incomingRequest(request: Parameters<LogController['incomingRequest']>[0]): void {
+    request.log.debug({ req: request }, 'incoming request')
+  }
+  override requestCompleted(...[error, _request, reply]: Parameters<LogController['requestCompleted']>): void {
+    if (error) reply.log.error({ res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored')
+    else reply.log.debug({ res: reply, responseTime: reply.elapsedTime }, 'request completed')
+  }
+}
+
 /** An un-started app with `ingestPlugin` at the root. `listen` is main.ts's job; tests use `inject`. */
 export function buildIngestApp(deps: IngestDeps, opts: BuildOptions = {}) {
   const logger = opts.logger ?? false
@@ -102,6 +117,7 @@ export function buildIngestApp(deps: IngestDeps, opts: BuildOptions = {}) {
     bodyLimit: LIMITS.apiBodyMaxBytes,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    logController: new QuietRequests(),
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.register(ingestPlugin, deps)
   return app
