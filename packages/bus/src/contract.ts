@@ -5,7 +5,7 @@
  */
 import { decodeFrame, type ChatFrame, type EventFrame } from '@touchline/protocol'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { IdempotencyConflictError, MatchExistsError, UnknownMatchError } from './errors.ts'
+import { BusUnavailableError, IdempotencyConflictError, MatchExistsError, UnknownMatchError } from './errors.ts'
 import type { Bus, ChatRecord, ControlMessage, LiveChat, LiveEvent, MatchMeta, RetentionOptions, StoredEvent } from './types.ts'
 import { matchView } from './view.ts'
 
@@ -273,6 +273,23 @@ export function busContract(makeBus: MakeBus): void {
         } finally {
           await small.cleanup()
         }
+      })
+    })
+
+    describe('status', () => {
+      it('is connected while open; after close() it is closed and calls reject with BusUnavailableError', async () => {
+        const own = await makeBus({})
+        const seen: string[] = []
+        own.bus.onStatus((s) => seen.push(s.type))
+        expect(own.bus.status().type).toBe('connected')
+        const meta = newMeta()
+        await own.bus.createMatch(meta)
+        await own.bus.close()
+        expect(own.bus.status().type).toBe('closed')
+        expect(seen).toContain('closed')
+        await expect(own.bus.appendEvent(meta.id, { kind: 'commentary', data: {} })).rejects.toBeInstanceOf(BusUnavailableError)
+        await expect(own.bus.getMatch(meta.id)).rejects.toBeInstanceOf(BusUnavailableError)
+        await own.cleanup()
       })
     })
 

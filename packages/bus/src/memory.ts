@@ -8,7 +8,7 @@
  * one listener at a time; a throwing listener is reported and never stops the others.
  */
 import { applyEvent, encodeChatFrame, encodeEventFrame, EMPTY_BOARD } from '@touchline/protocol'
-import { IdempotencyConflictError, MatchExistsError, UnknownMatchError } from './errors.ts'
+import { BusUnavailableError, IdempotencyConflictError, MatchExistsError, UnknownMatchError } from './errors.ts'
 import type {
   AppendOptions,
   AppendResult,
@@ -94,6 +94,7 @@ export class MemoryBus implements Bus {
   // ---- matches ----
 
   async createMatch(meta: MatchMeta): Promise<MatchRecord> {
+    this.#open()
     if (this.#matches.has(meta.id)) throw new MatchExistsError(meta.id)
     const record: MatchRecord = { meta: { ...meta }, board: EMPTY_BOARD }
     this.#matches.set(meta.id, { record, events: [], eventsAt: [], lastSeq: 0, idem: new Map(), chat: [], chatAt: [] })
@@ -101,15 +102,18 @@ export class MemoryBus implements Bus {
   }
 
   async getMatch(matchId: string): Promise<MatchRecord | null> {
+    this.#open()
     const m = this.#matches.get(matchId)
     return m ? clone(m.record) : null
   }
 
   async listMatches(): Promise<MatchRecord[]> {
+    this.#open()
     return [...this.#matches.values()].map((m) => clone(m.record))
   }
 
   async updateMatch(matchId: string, update: (current: MatchRecord) => MatchRecord | null): Promise<MatchRecord> {
+    this.#open()
     const m = this.#match(matchId)
     const next = update(clone(m.record))
     if (next) m.record = clone(next)
@@ -119,6 +123,7 @@ export class MemoryBus implements Bus {
   // ---- the event log ----
 
   async appendEvent(matchId: string, event: NewEvent, options: AppendOptions = {}): Promise<AppendResult> {
+    this.#open()
     const m = this.#match(matchId)
     const now = this.#now()
     const key = options.idempotencyKey
@@ -151,6 +156,7 @@ export class MemoryBus implements Bus {
   }
 
   async readEvents(matchId: string, afterSeq: number, limit: number): Promise<LogRead> {
+    this.#open()
     const m = this.#match(matchId)
     this.#trimEvents(m, this.#now())
     const pos = this.#position(m)
@@ -164,6 +170,7 @@ export class MemoryBus implements Bus {
   }
 
   async logPosition(matchId: string): Promise<{ lastSeq: number; firstSeq: number; epoch: string }> {
+    this.#open()
     const m = this.#match(matchId)
     this.#trimEvents(m, this.#now())
     return this.#position(m)
@@ -176,6 +183,7 @@ export class MemoryBus implements Bus {
   // ---- chat ----
 
   async appendChat(matchId: string, chat: NewChat): Promise<ChatRecord> {
+    this.#open()
     const m = this.#match(matchId)
     const now = this.#now()
     const id = String(++this.#chatId)
@@ -191,12 +199,14 @@ export class MemoryBus implements Bus {
   }
 
   async recentChat(matchId: string, limit: number): Promise<ChatRecord[]> {
+    this.#open()
     const m = this.#match(matchId)
     this.#trimChat(m, this.#now())
     return limit > 0 ? m.chat.slice(-limit) : []
   }
 
   async deleteChat(matchId: string, chatId: string): Promise<boolean> {
+    this.#open()
     const m = this.#match(matchId)
     const i = m.chat.findIndex((c) => c.id === chatId)
     if (i < 0) return false
@@ -212,6 +222,7 @@ export class MemoryBus implements Bus {
   // ---- moderation and settings ----
 
   async publishControl(message: ControlMessage): Promise<void> {
+    this.#open()
     deliver(this.#controlSubs, structuredClone(message))
   }
 
@@ -221,12 +232,14 @@ export class MemoryBus implements Bus {
   }
 
   async setMute(matchId: string, userId: string, until: number): Promise<void> {
+    this.#open()
     const key = `${matchId}\u0000${userId}`
     if (until <= this.#now()) this.#mutes.delete(key)
     else this.#mutes.set(key, until)
   }
 
   async getMute(matchId: string, userId: string): Promise<number | null> {
+    this.#open()
     const key = `${matchId}\u0000${userId}`
     const until = this.#mutes.get(key)
     if (until === undefined) return null
@@ -238,15 +251,22 @@ export class MemoryBus implements Bus {
   }
 
   async getSetting<T = unknown>(key: string): Promise<T | null> {
+    this.#open()
     const v = this.#settings.get(key)
     return v === undefined ? null : (JSON.parse(v) as T)
   }
 
   async putSetting(key: string, value: unknown): Promise<void> {
+    this.#open()
     this.#settings.set(key, JSON.stringify(value ?? null))
   }
 
   // ---- internals ----
+
+  /** After close() every call fails as NatsBus's do: the bus is unavailable. */
+  #open(): void {
+    if (this.#status.type === 'closed') throw new BusUnavailableError('bus closed')
+  }
 
   #match(matchId: string): MatchState {
     const m = this.#matches.get(matchId)
