@@ -522,7 +522,7 @@ function renderLog(): void {
         'tr',
         { class: e.withdrawnBy !== undefined ? 'withdrawn' : '', dataset: { seq: String(seq), kind: e.kind } },
         h('td', { class: 'num', text: String(seq) }),
-        h('td', { text: kindLabel(e) || e.kind }),
+        h('td', { text: kindLabel(e) || 'Commentary' }),
         h('td', { class: 'num', text: e.minute !== undefined ? String(e.minute) : '' }),
         h('td', { text }),
         h('td', { text: e.score ? `${e.score.home}–${e.score.away}` : '' }),

@@ -1,0 +1,272 @@
+/**
+ * The pages in a real browser (Debian Chromium through playwright-core) against the embedded
+ * process, started as `pnpm start` starts it: a goal posted through the API shows within a
+ * second with the new score; three pages see an online count of 3; two pages chat; markup in chat
+ * stays text; the console posts a goal and a card, a double click posts once, and a lost answer
+ * is retried with the same Idempotency-Key; screenshots of the three pages at desktop and phone
+ * sizes. The gateway-kill test (nginx in front of two gateways) is in pages-reconnect.e2e.test.ts.
+ */
+import { existsSync, mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { repoRoot, startService, type ServiceProcess } from '../packages/testkit/src/index.ts'
+import { ensureWebBuilt } from '../services/web/src/index.ts'
+import {
+  call,
+  createMatch,
+  DESKTOP,
+  feedSeqs,
+  joinChat,
+  launchBrowser,
+  openPage,
+  PHONE,
+  postEvent,
+  sendChat,
+  storedEvents,
+  waitForConn,
+} from './support/browser.ts'
+
+const ADMIN = 'admin-pages-e2e-key'
+const COMMENTATOR = 'commentator-pages-e2e-key'
+const SHOTS = join(repoRoot, 'test-results', 'screenshots')
+const DOC_SHOT = join(repoRoot, 'docs', 'screenshots', 'spectator.png')
+
+let app: ServiceProcess
+let browser: Browser
+let base: string
+
+beforeAll(async () => {
+  // Build once here, so the service's start-up does not race the readiness timeout.
+  await ensureWebBuilt()
+  ;[app, browser] = await Promise.all([
+    startService('embedded', {
+      env: { TOUCHLINE_API_KEYS: `admin:${ADMIN},commentator:${COMMENTATOR}`, EMBEDDED_DEMO: '1', ONLINE_INTERVAL_MS: '300' },
+    }),
+    launchBrowser(),
+  ])
+  base = app.url
+  mkdirSync(SHOTS, { recursive: true })
+})
+
+afterAll(async () => {
+  await browser?.close()
+  await app?.stop()
+})
+
+async function spectator(matchId: string, viewport: { width: number; height: number } = DESKTOP) {
+  const probe = await openPage(browser, `${base}/?match=${matchId}`, { viewport })
+  await waitForConn(probe.page, 'live')
+  return probe
+}
+
+async function close(...pages: Page[]): Promise<void> {
+  await Promise.all(pages.map((p) => p.context().close()))
+}
+
+describe('spectator page', () => {
+  it('shows a goal posted through the API within a second, with the new score', async () => {
+    await createMatch(base, ADMIN, 'p-goal')
+    const { page, errors } = await spectator('p-goal')
+    expect(await page.textContent('#home-name')).toBe('Riverside')
+    expect(await page.textContent('#home-score')).toBe('0')
+
+    const started = Date.now()
+    const seq = await postEvent(base, COMMENTATOR, 'p-goal', {
+      kind: 'goal',
+      text: 'GOAL! Lindqvist',
+      minute: 23,
+      score: { home: 1, away: 0 },
+    })
+    await page.waitForSelector(`#feed li[data-seq="${seq}"].kind-goal`, { timeout: 1000 })
+    await page.waitForFunction(() => document.querySelector('#home-score')?.textContent === '1', undefined, { timeout: 1000 })
+    const elapsed = Date.now() - started
+    expect(elapsed).toBeLessThan(1000)
+    expect(await page.textContent(`#feed li[data-seq="${seq}"] .text`)).toBe('GOAL! Lindqvist')
+    expect(await page.textContent('#away-score')).toBe('0')
+
+    // A retraction withdraws it and the scoreboard goes back (refetched from the API).
+    const r = await postEvent(base, COMMENTATOR, 'p-goal', { kind: 'retraction', refSeq: seq, text: 'VAR: offside' })
+    await page.waitForSelector(`#feed li[data-seq="${seq}"].withdrawn`)
+    await page.waitForFunction(() => document.querySelector('#home-score')?.textContent === '0')
+    expect(await page.$(`#feed li[data-seq="${r}"]`)).toBeNull()
+    expect(errors).toEqual([])
+    await close(page)
+  })
+
+  it('shows the right online count with three pages open', async () => {
+    await createMatch(base, ADMIN, 'p-online')
+    const pages = await Promise.all([0, 1, 2].map(() => spectator('p-online')))
+    for (const { page } of pages) {
+      await page.waitForFunction(() => (document.querySelector('#online') as HTMLElement).dataset.count === '3', undefined, {
+        timeout: 5000,
+      })
+    }
+    expect(await pages[0]?.page.textContent('#online')).toBe('3 watching')
+    const api = await call<{ total: number }>(base, 'GET', '/v1/matches/p-online/online')
+    expect(api.json.total).toBe(3)
+    // One leaves: the others see 2.
+    await close(pages[2]!.page)
+    await pages[0]!.page.waitForFunction(() => (document.querySelector('#online') as HTMLElement).dataset.count === '2', undefined, {
+      timeout: 5000,
+    })
+    await close(pages[0]!.page, pages[1]!.page)
+  })
+
+  it('two pages chat with each other', async () => {
+    await createMatch(base, ADMIN, 'p-chat')
+    const [a, b] = await Promise.all([spectator('p-chat'), spectator('p-chat')])
+    await joinChat(a.page, 'Alex')
+    await joinChat(b.page, 'Sam')
+    await sendChat(a.page, 'Hello from Alex')
+    await b.page.waitForSelector('#chat .chat-line:has-text("Hello from Alex")')
+    await sendChat(b.page, 'Hi Alex, Sam here')
+    await a.page.waitForSelector('#chat .chat-line:has-text("Hi Alex, Sam here")')
+    expect(await b.page.textContent('#chat .chat-line:has-text("Hello from Alex") .chat-user')).toBe('Alex')
+    // Each message once on each page (the sender's pending line is replaced, not duplicated).
+    await a.page.waitForFunction(() => document.querySelectorAll('#chat .chat-line.pending').length === 0)
+    expect(await a.page.$$eval('#chat .chat-text', (els) => els.map((e) => e.textContent))).toEqual([
+      'Hello from Alex',
+      'Hi Alex, Sam here',
+    ])
+    expect(await b.page.$$eval('#chat .chat-text', (els) => els.map((e) => e.textContent))).toEqual([
+      'Hello from Alex',
+      'Hi Alex, Sam here',
+    ])
+    await close(a.page, b.page)
+  })
+
+  it('shows markup in chat and commentary as text and runs nothing', async () => {
+    await createMatch(base, ADMIN, 'p-xss')
+    const [a, b] = await Promise.all([spectator('p-xss'), spectator('p-xss')])
+    const evil = '<img src=x onerror="window.__pwned=1;alert(1)">'
+    await joinChat(a.page, '<b>Mallory</b>')
+    await sendChat(a.page, evil)
+    const seq = await postEvent(base, COMMENTATOR, 'p-xss', {
+      kind: 'commentary',
+      text: '<script>window.__pwned=2</script><img src=y onerror=alert(2)>',
+    })
+    for (const { page } of [a, b]) {
+      await page.waitForSelector(`#feed li[data-seq="${seq}"]`)
+      await page.waitForFunction((t) => [...document.querySelectorAll('#chat .chat-text')].some((e) => e.textContent === t), evil)
+      // The literal text is visible, and no element was made from it.
+      expect(await page.textContent(`#feed li[data-seq="${seq}"] .text`)).toBe(
+        '<script>window.__pwned=2</script><img src=y onerror=alert(2)>',
+      )
+      expect(await page.$$('#chat img, #feed img, #chat script, #feed script, #chat b')).toHaveLength(0)
+      expect(await page.isVisible(`#chat .chat-text:text-is(${JSON.stringify(evil)})`)).toBe(true)
+      await page.waitForTimeout(200)
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined()
+    }
+    expect(await b.page.textContent('#chat .chat-user')).toBe('<b>Mallory</b>')
+    expect([...a.dialogs, ...b.dialogs]).toEqual([])
+    await close(a.page, b.page)
+  })
+})
+
+describe('commentator console', () => {
+  it('posts a goal and a card; a double click posts once; a lost answer is retried with the same key', async () => {
+    await createMatch(base, ADMIN, 'p-console', 'Arsenal', 'Chelsea')
+    const { page, errors } = await openPage(browser, `${base}/console.html?match=p-console`)
+    await page.fill('#api-key', ADMIN)
+    await page.click('#signin-form button[type=submit]')
+    await page.waitForSelector('#post-card:not([hidden])')
+    await page.waitForFunction(() => document.querySelector('#current')?.textContent?.includes('Arsenal 0–0 Chelsea'))
+    expect(await page.textContent('#whoami')).toBe('signed in as admin')
+
+    await page.fill('#minute', '12')
+    await page.fill('#note', 'Saka')
+    await page.click('[data-action=goal][data-team=home]')
+    await page.waitForSelector('#post-result.ok:has-text("stored as #1")')
+    await page.click('[data-action=card][data-card=yellow][data-team=away]')
+    await page.waitForSelector('#post-result.ok:has-text("stored as #2")')
+
+    // A double click is one action: the button is disabled while the post is in flight.
+    await page.dblclick('[data-action=card][data-card=red][data-team=home]')
+    await page.waitForSelector('#post-result.ok:has-text("stored as #3")')
+    await page.waitForTimeout(500)
+
+    // The answer to a post is lost (the server stored it): the page retries with the same key.
+    const keys: string[] = []
+    let dropped = false
+    await page.route('**/api/v1/matches/p-console/events', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue()
+      keys.push(route.request().headers()['idempotency-key'] ?? '')
+      if (!dropped) {
+        dropped = true
+        await route.fetch()
+        return route.abort('connectionreset')
+      }
+      return route.continue()
+    })
+    await page.fill('#text-form textarea[name=text]', 'Chelsea pressing for an equaliser')
+    await page.click('#text-form button[type=submit]')
+    await page.waitForSelector('#post-result.ok:has-text("stored as #4")')
+    expect(await page.textContent('#post-result')).toContain('already stored')
+    expect(keys).toHaveLength(2)
+    expect(keys[0]).toMatch(/^[0-9a-f]{32}$/)
+    expect(keys[1]).toBe(keys[0])
+    await page.unroute('**/api/v1/matches/p-console/events')
+
+    const events = await storedEvents(base, 'p-console')
+    expect(events.map((e) => e.kind)).toEqual(['goal', 'card', 'card', 'commentary'])
+    expect(events[0]?.data).toMatchObject({ score: { home: 1, away: 0 }, minute: 12, team: 'home', player: 'Saka' })
+    expect(events[1]?.data).toMatchObject({ card: 'yellow', team: 'away' })
+    expect(events[2]?.data).toMatchObject({ card: 'red', team: 'home' })
+    const view = await call<{ scoreboard: { home: number; away: number } }>(base, 'GET', '/v1/matches/p-console')
+    expect(view.json.scoreboard).toMatchObject({ home: 1, away: 0 })
+
+    // The stored log with its seqs.
+    await page.waitForFunction(() => document.querySelectorAll('#log tr[data-seq]').length === 4)
+    expect(await page.$$eval('#log tr[data-seq]', (rows) => rows.map((r) => Number((r as HTMLElement).dataset.seq)))).toEqual([4, 3, 2, 1])
+    expect(errors.filter((e) => !e.includes('net::ERR_CONNECTION_RESET'))).toEqual([])
+    await close(page)
+  })
+})
+
+describe('screenshots', () => {
+  it('of the three pages at desktop and phone sizes', async () => {
+    // The demo match (EMBEDDED_DEMO=1) with a little chat.
+    const [a, b] = await Promise.all([spectator('demo'), spectator('demo')])
+    await joinChat(a.page, 'Alex')
+    await joinChat(b.page, 'Sam')
+    await sendChat(a.page, 'What a header from Lindqvist!')
+    await b.page.waitForSelector('#chat .chat-line:has-text("Lindqvist")')
+    await sendChat(b.page, 'Mensah with a worldie, 1–1 now')
+    await a.page.waitForSelector('#chat .chat-line:has-text("worldie")')
+    await a.page.waitForFunction(() => document.querySelectorAll('#chat .chat-line.pending').length === 0)
+    await close(b.page)
+
+    for (const [size, viewport] of [
+      ['desktop', DESKTOP],
+      ['phone', PHONE],
+    ] as const) {
+      const s = size === 'desktop' ? a : await spectator('demo', viewport)
+      await s.page.waitForSelector('#feed li[data-seq="8"]')
+      await s.page.screenshot({ path: join(SHOTS, `spectator-${size}.png`) })
+      if (size === 'desktop' && (process.env.UPDATE_SCREENSHOTS === '1' || !existsSync(DOC_SHOT))) {
+        await s.page.screenshot({ path: DOC_SHOT })
+      }
+      if (s !== a) await close(s.page)
+
+      const c = await openPage(browser, `${base}/console.html?match=demo`, { viewport })
+      await c.page.fill('#api-key', ADMIN)
+      await c.page.click('#signin-form button[type=submit]')
+      await c.page.waitForFunction(() => document.querySelectorAll('#log tr[data-seq]').length >= 8)
+      await c.page.waitForSelector('#mod-chat tr[data-id]')
+      await c.page.screenshot({ path: join(SHOTS, `console-${size}.png`), fullPage: true })
+      await close(c.page)
+
+      const st = await openPage(browser, `${base}/status.html`, { viewport })
+      await st.page.waitForSelector('#nodes tr[data-node]')
+      await st.page.waitForSelector('#matches tr[data-match="demo"]')
+      expect(await st.page.textContent('#monitor-state')).toContain('monitor not running')
+      await st.page.screenshot({ path: join(SHOTS, `status-${size}.png`), fullPage: true })
+      await close(st.page)
+    }
+    await close(a.page)
+    for (const name of ['spectator', 'console', 'status']) {
+      for (const size of ['desktop', 'phone']) expect(existsSync(join(SHOTS, `${name}-${size}.png`))).toBe(true)
+    }
+  })
+})
