@@ -86,6 +86,12 @@ export function busContract(makeBus: MakeBus): void {
         const same = await bus.updateMatch(meta.id, () => null)
         expect(same.meta.title).toBe(`${meta.title}${'x'.repeat(12)}`)
         await expect(bus.updateMatch('nope-never', (c) => c)).rejects.toBeInstanceOf(UnknownMatchError)
+        const mine = new RangeError('from the updater')
+        await expect(
+          bus.updateMatch(meta.id, () => {
+            throw mine
+          }),
+        ).rejects.toBe(mine)
       })
     })
 

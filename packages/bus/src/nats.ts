@@ -430,7 +430,13 @@ export class NatsBus implements Bus {
       for (let attempt = 0; ; attempt++) {
         const cur = await this.#getRecord(matchId)
         if (!cur) throw new UnknownMatchError(matchId)
-        const next = update(structuredClone(cur.record))
+        let next: MatchRecord | null
+        try {
+          next = update(structuredClone(cur.record))
+        } catch (err) {
+          if (err && typeof err === 'object') callerErrors.add(err)
+          throw err
+        }
         if (!next) return cur.record
         try {
           await this.#kv.matches.update(kvToken(matchId), JSON.stringify(next), cur.revision)
@@ -974,7 +980,11 @@ function isMissingStream(err: unknown): boolean {
 
 const DOMAIN_ERRORS = [BusUnavailableError, UnknownMatchError, MatchExistsError, IdempotencyConflictError]
 
+/** Errors thrown by a caller's callback (updateMatch's updater): passed on unchanged. */
+const callerErrors = new WeakSet<object>()
+
 function toBusError(err: unknown): Error {
   if (DOMAIN_ERRORS.some((E) => err instanceof E)) return err as Error
+  if (err && typeof err === 'object' && callerErrors.has(err)) return err as Error
   return new BusUnavailableError(`NATS: ${(err as Error)?.message ?? String(err)}`, { cause: err })
 }
