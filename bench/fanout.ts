@@ -51,6 +51,8 @@ export interface FanoutOptions {
   concurrency: number
   /** seconds to wait for delivery to finish after the window */
   drain: number
+  /** seconds the servers settle before and after connecting (for the RSS readings) */
+  settle: number
   payload: number
   /** write V8 CPU profiles of the server processes into this directory */
   cpuProf: string | undefined
@@ -61,7 +63,7 @@ export interface FanoutOptions {
 
 const USAGE = `pnpm bench fanout [--connections N] [--gateways G] [--rate R] [--duration S] [--warmup S]
   [--via-nginx] [--chat R2] [--chatters K] [--saturate] [--window W] [--targets a,b,…]
-  [--loadgens L] [--concurrency C] [--drain S] [--payload BYTES] [--cpu-prof DIR] [--gateway-env K=V,…]
+  [--loadgens L] [--concurrency C] [--drain S] [--settle S] [--payload BYTES] [--cpu-prof DIR] [--gateway-env K=V,…]
 targets: ${TARGETS.join(', ')}`
 
 export function parseFanoutArgs(argv: string[]): FanoutOptions {
@@ -83,6 +85,7 @@ export function parseFanoutArgs(argv: string[]): FanoutOptions {
       loadgens: { type: 'string', default: '' },
       concurrency: { type: 'string', default: '200' },
       drain: { type: 'string', default: '15' },
+      settle: { type: 'string', default: '2' },
       payload: { type: 'string', default: String(EVENT_BYTES) },
       'cpu-prof': { type: 'string' },
       'gateway-env': { type: 'string', default: '' },
@@ -120,14 +123,15 @@ export function parseFanoutArgs(argv: string[]): FanoutOptions {
     warmup: values.warmup === '' ? Math.min(2, duration / 4) : num('warmup', values.warmup, 0),
     viaNginx: values['via-nginx'],
     chat,
-    chatters: values.chatters === '' ? Math.max(1, Math.ceil(chat / 2)) : Math.floor(num('chatters', values.chatters, 1)),
+    chatters: values.chatters === '' ? Math.max(1, Math.ceil(chat * 2)) : Math.floor(num('chatters', values.chatters, 1)),
     saturate: values.saturate,
-    window: values.window === '' ? Math.max(4, Math.min(64, Math.ceil(40_000 / connections))) : Math.floor(num('window', values.window, 1)),
+    window: values.window === '' ? Math.max(2, Math.min(64, Math.ceil(10_000 / connections))) : Math.floor(num('window', values.window, 1)),
     targets: targets as TargetName[],
     // ≤ 9,000 sockets per process keeps each well under the 20,000 fd limit
     loadgens: values.loadgens === '' ? Math.max(2, Math.ceil(connections / 9000)) : Math.floor(num('loadgens', values.loadgens, 1)),
     concurrency: Math.floor(num('concurrency', values.concurrency, 1)),
     drain: num('drain', values.drain, 0),
+    settle: num('settle', values.settle, 0),
     payload: Math.floor(num('payload', values.payload, 100)),
     cpuProf: values['cpu-prof'],
     gatewayEnv,
@@ -296,7 +300,7 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
         return lg.request({ t: 'init', cfg }, 'ready', 20_000)
       }),
     )
-    await sleep(1000)
+    await sleep((o.settle * 1000) / 2)
     const rssBefore = sumRss(t.serverPids)
     log(`${t.name}: opening ${o.connections} connections from ${lgs.length} load generators`)
     const connectTimeout = 60_000 + o.connections * 20
@@ -307,7 +311,7 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
     for (const c of connected) errors.push(...c.errors)
     const establishSec = (Math.max(...connected.map((c) => c.lastUs)) - Math.min(...connected.map((c) => c.firstUs))) / 1e6
     log(`${t.name}: ${open} open, ${failed} failed in ${establishSec.toFixed(2)} s`)
-    await sleep(2000)
+    await sleep(o.settle * 1000)
     const rssIdle = sumRss(t.serverPids)
 
     const chatters = o.chat > 0 ? await openChatters(t, o.chatters) : []
@@ -579,7 +583,7 @@ export async function runFanout(o: FanoutOptions): Promise<{ options: FanoutOpti
       } finally {
         await target.stop()
       }
-      await sleep(1000)
+      await sleep((o.settle * 1000) / 2)
     }
   } finally {
     await nats?.stop()
@@ -636,13 +640,13 @@ export function fanoutTables(o: FanoutOptions, results: TargetResult[]): BenchTa
     const vals = results.map((r) => (r.error ? (row === ROWS[0] ? 'failed' : undefined) : row.get(r)))
     const ratios = ratioTo.map((b) => {
       const base = results.find((r) => r.target === b)
-      if (!tl || !base || !row.better) return undefined
+      if (!tl || !base || !row.better) return ''
       const a = row.get(tl)
       const c = row.get(base)
-      return typeof a === 'number' && typeof c === 'number' && c !== 0 ? `${(a / c).toFixed(2)}×` : undefined
+      return typeof a === 'number' && typeof c === 'number' && c !== 0 ? `${(a / c).toFixed(2)}×` : ''
     })
     return [row.label, ...vals, ...ratios]
-  }).filter((r) => r.slice(1).some((v) => v !== undefined))
+  }).filter((r) => r.slice(1).some((v) => v !== undefined && v !== ''))
   const mode = o.saturate ? `saturation (closed loop, window ${o.window} events)` : `${o.rate} events/s`
   return [
     {

@@ -11,10 +11,8 @@ import { Redis } from 'ioredis'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { baselineConfig, httpHandler, listen, matchOf, onStop, Sequencer, type ChatFrameLike } from './shared.ts'
 
-export interface FanOut {
-  /** `raw` is the JSON text of the frame, as published on Redis. */
-  (sockets: ReadonlySet<WebSocket>, raw: Buffer): void
-}
+/** Write one frame to the sockets of a match; `raw` is the frame's JSON text as published on Redis. */
+export type FanOut = (sockets: ReadonlySet<WebSocket>, raw: Buffer) => void
 
 export async function runWsBaseline(name: string, fanOut: FanOut): Promise<void> {
   const cfg = baselineConfig()

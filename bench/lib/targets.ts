@@ -171,6 +171,9 @@ async function startTouchline(opts: TargetOptions): Promise<RunningTarget> {
     TOUCHLINE_API_KEYS: `admin:${BENCH_API_KEYS.admin},commentator:${BENCH_API_KEYS.commentator}`,
     TOUCHLINE_TOKEN_SECRET: BENCH_TOKEN_SECRET,
     LOG_LEVEL: 'warn',
+    // stopping is not measured: close the sockets quickly when a target is torn down
+    DRAIN_SPREAD_MS: '100',
+    DRAIN_GRACE_MS: '500',
   }
   const started: ServiceProcess[] = []
   const stopAll = async () => {
@@ -183,7 +186,7 @@ async function startTouchline(opts: TargetOptions): Promise<RunningTarget> {
     const gateways: ServiceProcess[] = []
     for (let i = 0; i < opts.gateways; i++) {
       const gw = await startService('gateway', {
-        env: { ...env, ...opts.gatewayEnv, NODE_ID: `bench-gw-${i}`, GATEWAY_NODE_ID: `bench-gw-${i}` },
+        env: { ...env, ...opts.gatewayEnv, NODE_ID: `bench-gw-${i}` },
         timeoutMs: 30_000,
       })
       started.push(gw)

@@ -24,7 +24,7 @@ export function paddedText(targetBytes = EVENT_BYTES): string {
   // The frame around the text, with a 12-digit seq, a 24-char ISO time and a 16-digit bench_t:
   // {"type":"event","matchId":"bench-xxxxxxxx","seq":123456789012,"kind":"commentary","at":"2025-01-01T00:00:00.000Z",
   //  "data":{"text":"…","bench_t":1234567890123456}}
-  const overhead = 160
+  const overhead = 145
   const n = Math.max(16, targetBytes - overhead)
   const words = 'Kick-off, a long ball over the top, the keeper is out quickly and clears to the touchline. '
   return words.repeat(Math.ceil(n / words.length)).slice(0, n)
