@@ -120,7 +120,14 @@ export class TestClient {
       if (pred(f)) return Promise.resolve(f)
     }
     return new Promise((resolve, reject) => {
-      const w = { pred, resolve: (f: Frame) => (clearTimeout(t), resolve(f)), from }
+      const w = {
+        pred,
+        resolve: (f: Frame) => {
+          clearTimeout(t)
+          resolve(f)
+        },
+        from,
+      }
       const t = setTimeout(() => {
         this.#waiters.splice(this.#waiters.indexOf(w), 1)
         reject(
