@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util'
 import { WebSocket } from 'ws'
 import { io as ioClient, type Socket as IoSocket } from 'socket.io-client'
 import { startNats, startRedis, type NatsServer, type RedisServer } from '../packages/testkit/src/index.ts'
+import { SOCKETIO_PATH } from './baselines/shared.ts'
 import { encodeHistogram, mergeEncoded, summarize, type LatencySummary } from './lib/histogram.ts'
 import type { BenchResult, BenchTable } from './lib/report.ts'
 import { CpuMeter, findPids, rssBytes } from './lib/sys.ts'
@@ -266,7 +267,14 @@ async function openChatters(t: RunningTarget, n: number): Promise<Chatter[]> {
         close: () => ws.terminate(),
       })
     } else {
-      const s: IoSocket = ioClient(c.url, { transports: ['websocket'], query: { match: t.matchId }, forceNew: true, reconnection: false })
+      const s: IoSocket = ioClient(c.url, {
+        transports: ['websocket'],
+        path: SOCKETIO_PATH,
+        addTrailingSlash: false,
+        query: { match: t.matchId },
+        forceNew: true,
+        reconnection: false,
+      })
       await new Promise<void>((resolve, reject) => {
         s.once('subscribed', () => resolve())
         s.once('connect_error', reject)
@@ -569,6 +577,7 @@ export async function runFanout(o: FanoutOptions): Promise<{ options: FanoutOpti
           runId: `${runId}${name.replace(/[^a-z]/g, '')}`,
           serverEnv,
           gatewayEnv: o.gatewayEnv,
+          connections: o.connections,
         })
       } catch (err) {
         log(`${name}: could not start: ${(err as Error).message}`)

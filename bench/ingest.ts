@@ -174,6 +174,18 @@ async function lastSeqs(base: string, matchIds: readonly string[]): Promise<numb
   return sum
 }
 
+/** The summed last seqs once they stopped changing for 500 ms (at most 15 s). */
+async function settled(base: string, matchIds: readonly string[]): Promise<number> {
+  let prev = await lastSeqs(base, matchIds)
+  const until = Date.now() + 15_000
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 500))
+    const cur = await lastSeqs(base, matchIds)
+    if (cur === prev || Date.now() > until) return cur
+    prev = cur
+  }
+}
+
 async function runScenario(
   scenario: 'spread' | 'single',
   ingests: ServiceProcess[],
@@ -185,14 +197,14 @@ async function runScenario(
   if (o.warmup > 0) {
     await Promise.all(ingests.map((s, r) => (per(r) > 0 ? drive(s.url, matchIds, per(r), o.warmup, o.idempotency) : null)))
   }
-  const before = await lastSeqs(ingests[0]!.url, matchIds)
+  // Posts still in flight when the warmup stopped land now: wait until the logs stop growing.
+  const before = await settled(ingests[0]!.url, matchIds)
   const meter = new CpuMeter(cpuGroups)
   meter.start()
   const results = await Promise.all(ingests.map((s, r) => drive(s.url, matchIds, Math.max(1, per(r)), o.duration, o.idempotency)))
   const cpu = meter.stop()
   // Posts cut off when the window closed may still land: let them, then count.
-  await new Promise((r) => setTimeout(r, 1000))
-  const after = await lastSeqs(ingests[0]!.url, matchIds)
+  const after = await settled(ingests[0]!.url, matchIds)
   const accepted = results.reduce((a, r) => a + (r.statusCodeStats?.['201']?.count ?? 0), 0)
   const seconds = Math.max(...results.map((r) => r.duration))
   const worst = (f: (r: autocannon.Result) => number) => Math.max(...results.map(f))

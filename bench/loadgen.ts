@@ -15,6 +15,7 @@
  */
 import { io as ioClient, type Socket as IoSocket } from 'socket.io-client'
 import { WebSocket } from 'ws'
+import { SOCKETIO_PATH } from './baselines/shared.ts'
 import { encodeHistogram, newHistogram } from './lib/histogram.ts'
 import { nowUs, scanFrame } from './lib/wire.ts'
 
@@ -273,6 +274,8 @@ function openIo(c: number): void {
   const url = cfg.urls[c % cfg.urls.length] as string
   const s = ioClient(url, {
     transports: ['websocket'],
+    path: SOCKETIO_PATH,
+    addTrailingSlash: false,
     query: { match: cfg.matchId },
     forceNew: true,
     reconnection: false,

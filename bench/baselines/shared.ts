@@ -14,6 +14,9 @@
 import type http from 'node:http'
 import type { AddressInfo } from 'node:net'
 
+/** Socket.IO's path in the bench: the spectator path of touchline's nginx (`location = /ws`). */
+export const SOCKETIO_PATH = '/ws'
+
 export interface BaselineConfig {
   port: number
   host: string

@@ -2,7 +2,8 @@
  * Baseline: Socket.IO 4 with @socket.io/redis-adapter, websocket transport only, as a team would
  * deploy it to scale out (the bench runs two or more of these processes on one Redis).
  *
- * Spectators connect with socket.io-client (`transports: ['websocket']`, query `match=<id>`), are
+ * Spectators connect with socket.io-client (`transports: ['websocket']`, query `match=<id>`, path
+ * `/ws` without trailing slash so that the project's nginx configuration proxies it too), are
  * joined to the match's room and get a `subscribed` event. The primary takes `POST /publish`,
  * assigns the seq and calls `io.to(match).emit('event', frame)`: local sockets get it at once
  * (Socket.IO encodes a broadcast packet once and writes it to each socket), other processes
@@ -12,7 +13,7 @@ import http from 'node:http'
 import { createAdapter } from '@socket.io/redis-adapter'
 import { Redis } from 'ioredis'
 import { Server } from 'socket.io'
-import { baselineConfig, httpHandler, listen, onStop, Sequencer, type ChatFrameLike } from './shared.ts'
+import { baselineConfig, httpHandler, listen, onStop, SOCKETIO_PATH, Sequencer, type ChatFrameLike } from './shared.ts'
 
 const cfg = baselineConfig()
 const pub = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 1 })
@@ -40,6 +41,9 @@ const server = http.createServer(
   }),
 )
 const io: Server = new Server(server, {
+  // served at exactly /ws (no trailing slash), the spectator path nginx/ proxies
+  path: SOCKETIO_PATH,
+  addTrailingSlash: false,
   transports: ['websocket'],
   serveClient: false,
   perMessageDeflate: false,

@@ -32,6 +32,8 @@ export interface TargetOptions {
   serverEnv?: Record<string, string>
   /** environment for touchline's gateways only (GATEWAY_* tuning) */
   gatewayEnv?: Record<string, string>
+  /** spectator connections of the run (sizes nginx) */
+  connections: number
   /** processes for the Socket.IO baseline (default max(2, gateways)) */
   socketioServers?: number
 }
@@ -85,9 +87,9 @@ async function waitReady(url: string, proc: Proc, what: string): Promise<void> {
   )
 }
 
-async function frontNginx(opts: TargetOptions, ports: number[], kind: 'ws' | 'socketio'): Promise<BenchNginx | undefined> {
+async function frontNginx(opts: TargetOptions, ports: number[], ingestPort: number): Promise<BenchNginx | undefined> {
   if (!opts.viaNginx) return undefined
-  return startBenchNginx({ upstreamPorts: ports, socketio: kind === 'socketio', connections: 0 })
+  return startBenchNginx({ upstreamPorts: ports, ingestPort, connections: opts.connections })
 }
 
 async function startBaseline(name: Exclude<TargetName, 'touchline'>, opts: TargetOptions): Promise<RunningTarget> {
@@ -122,7 +124,7 @@ async function startBaseline(name: Exclude<TargetName, 'touchline'>, opts: Targe
   const nginx = await frontNginx(
     opts,
     procs.map((p) => p.port),
-    kind,
+    procs[0]!.port,
   ).catch(async (err: unknown) => {
     await Promise.all(procs.map((p) => p.proc.stop('SIGKILL')))
     throw err
@@ -204,7 +206,7 @@ async function startTouchline(opts: TargetOptions): Promise<RunningTarget> {
     nginx = await frontNginx(
       opts,
       gateways.map((g) => g.port),
-      'ws',
+      ingest.port,
     )
     const bases = nginx ? [nginx.url] : gateways.map((g) => g.url)
     const spectatorUrls = bases.map((b) => `${b.replace(/^http/, 'ws')}/ws?match=${encodeURIComponent(opts.matchId)}`)
