@@ -16,7 +16,6 @@ import {
   call,
   createMatch,
   DESKTOP,
-  feedSeqs,
   joinChat,
   launchBrowser,
   openPage,
@@ -161,6 +160,30 @@ describe('spectator page', () => {
     expect(await b.page.textContent('#chat .chat-user')).toBe('<b>Mallory</b>')
     expect([...a.dialogs, ...b.dialogs]).toEqual([])
     await close(a.page, b.page)
+  })
+  it('holds events and chat for the spoiler delay, and says so', async () => {
+    await createMatch(base, ADMIN, 'p-delay')
+    const live = await spectator('p-delay')
+    const delayed = await openPage(browser, `${base}/?match=p-delay&delay=2`)
+    await waitForConn(delayed.page, 'live')
+    expect(await delayed.page.textContent('#delay-note')).toContain('appear 2 s after they happen')
+    await joinChat(live.page, 'Alex')
+
+    const posted = Date.now()
+    const seq = await postEvent(base, COMMENTATOR, 'p-delay', { kind: 'goal', text: 'GOAL! spoiler', score: { home: 1, away: 0 } })
+    await sendChat(live.page, 'did you see that goal')
+    await live.page.waitForSelector(`#feed li[data-seq="${seq}"]`)
+    // The delayed page holds both, shows the old score, and counts what is waiting.
+    await delayed.page.waitForFunction(() => document.querySelector('#delay-note')?.textContent?.includes('(2 waiting)'))
+    expect(await delayed.page.$(`#feed li[data-seq="${seq}"]`)).toBeNull()
+    expect(await delayed.page.textContent('#home-score')).toBe('0')
+    expect(await delayed.page.$$('#chat .chat-line')).toHaveLength(0)
+
+    await delayed.page.waitForSelector(`#feed li[data-seq="${seq}"]`, { timeout: 5000 })
+    expect(Date.now() - posted).toBeGreaterThanOrEqual(1500)
+    expect(await delayed.page.textContent('#home-score')).toBe('1')
+    await delayed.page.waitForSelector('#chat .chat-line:has-text("did you see that goal")')
+    await close(live.page, delayed.page)
   })
 })
 
