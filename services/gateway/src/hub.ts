@@ -149,8 +149,13 @@ export class Hub {
     this.channels.set(matchId, ch)
     const { bus } = this.#o
     // Subscribe first, then read the position: nothing published after the read can be missed.
-    ch.subs.push(bus.subscribeEvents(matchId, (ev) => this.#onLive(ch, ev)))
-    ch.subs.push(bus.subscribeChat(matchId, (c) => this.#onChat(ch, c)))
+    try {
+      ch.subs.push(bus.subscribeEvents(matchId, (ev) => this.#onLive(ch, ev)))
+      ch.subs.push(bus.subscribeChat(matchId, (c) => this.#onChat(ch, c)))
+    } catch (err) {
+      this.#close(ch)
+      throw err
+    }
     ch.ready = bus.logPosition(matchId).then(
       (pos) => {
         if (ch.closed) return

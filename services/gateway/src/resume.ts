@@ -107,9 +107,10 @@ export async function startSubscription(
   }
   if (!sub.active()) return { type: 'cancelled' }
 
-  const ch = hub.join(sub)
-  sub.state = 'pending'
+  let ch: MatchChannel
   try {
+    ch = hub.join(sub)
+    sub.state = 'pending'
     await ch.ready
   } catch (err) {
     hub.leave(sub)
