@@ -5,7 +5,8 @@
  *
  * Scenarios are modules exporting `main(argv: string[])` that resolve to a BenchResult
  * (bench/lib/report.ts: params, tables, notes, data); anything else they resolve to is kept as
- * `data`. `pnpm bench chart` regenerates the chart and the figures in docs/performance.md.
+ * `data`. `pnpm bench chart` regenerates the chart and the figures in docs/performance.md;
+ * `pnpm bench profile <file.cpuprofile>` summarizes a server's CPU profile (`fanout --cpu-prof`).
  */
 import { fileURLToPath } from 'node:url'
 import { type BenchRecord, type BenchResult, gitInfo, renderMarkdown, writeRecord } from './lib/report.ts'
@@ -16,6 +17,7 @@ const SCENARIOS: Record<string, string> = {
   ingest: './ingest.ts',
   presence: './presence.ts',
   chart: './chart.ts',
+  profile: './profile.ts',
 }
 
 const USAGE = `usage: pnpm bench <${Object.keys(SCENARIOS).join('|')}> [--out DIR] [scenario flags; --help for each]`
@@ -37,7 +39,7 @@ export async function run(argv: string[]): Promise<{ record?: BenchRecord; files
     args.splice(o, 2)
   }
   const mod = (await import(SCENARIOS[scenario] as string)) as { main(argv: string[]): Promise<unknown> }
-  if (scenario === 'chart') {
+  if (scenario === 'chart' || scenario === 'profile') {
     await mod.main(args)
     return {}
   }
