@@ -99,6 +99,9 @@ export async function buildEmbeddedApp(deps: EmbeddedDeps): Promise<EmbeddedApp>
       root: deps.webRoot,
       prefix: '/',
       index: ['index.html'],
+      // One route per built file (dist/ is complete before the app starts), not a catch-all: an
+      // unknown /api/... path then reaches ingest's JSON 404, anything else fastify's 404.
+      wildcard: false,
       dotfiles: 'ignore',
       cacheControl: false,
       setHeaders(reply, path) {
