@@ -9,6 +9,7 @@
  *   --warmup S        unmeasured load before each window, seconds (default 2)
  *   --no-idempotency  post without Idempotency-Key headers (default: a unique key per post,
  *                     as the commentator console sends)
+ *   --cpu-prof DIR    write V8 CPU profiles of the ingest processes to DIR (see `pnpm bench profile`)
  *   --scenarios LIST  spread,single,single-1 (default all): 100 matches; one match; one match
  *                     with one connection (one post at a time: the append round trip)
  *
@@ -43,6 +44,8 @@ export interface IngestBenchOptions {
   warmup: number
   idempotency: boolean
   scenarios: Scenario[]
+  /** write V8 CPU profiles of the ingest processes into this directory */
+  cpuProf: string | undefined
 }
 
 /** spread: all matches; single: one match; single-1: one match, one connection (one post at a time) */
@@ -82,6 +85,7 @@ function parse(argv: string[]): IngestBenchOptions {
       warmup: { type: 'string', default: '2' },
       'no-idempotency': { type: 'boolean', default: false },
       scenarios: { type: 'string', default: SCENARIOS.join(',') },
+      'cpu-prof': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -107,6 +111,7 @@ function parse(argv: string[]): IngestBenchOptions {
     warmup: num('warmup', values.warmup, 0),
     idempotency: !values['no-idempotency'],
     scenarios: scenarios as Scenario[],
+    cpuProf: values['cpu-prof'],
   }
 }
 
@@ -259,6 +264,7 @@ export async function main(argv: string[]): Promise<BenchResult> {
       TOUCHLINE_API_KEYS: `admin:${ADMIN},commentator:${COMMENTATOR}`,
       TOUCHLINE_TOKEN_SECRET: SECRET,
       LOG_LEVEL: 'warn',
+      ...(o.cpuProf ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${o.cpuProf}` } : {}),
     }
     ingests.push(...(await Promise.all(Array.from({ length: o.replicas }, () => startService('ingest', { env })))))
     const base = ingests[0]!.url
