@@ -3,7 +3,8 @@
  * one testkit NATS and Redis), nginx rendered by nginx/render.ts serving the built pages and
  * proxying /ws and /api. The gateway serving the page is killed (SIGKILL); the page shows
  * "reconnecting", comes back through nginx on the other gateway, and shows every event posted
- * meanwhile exactly once, in order, with the right score.
+ * meanwhile exactly once, in order, with the right score. Then a rolling restart: the dead one
+ * comes back on its port and the serving one is stopped gracefully (1012); the page moves again.
  */
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -30,17 +31,21 @@ let ingest: ServiceProcess
 const gateways = new Map<string, ServiceProcess>()
 let nginx: NginxServer
 let browser: Browser
+let env: Record<string, string>
+const ports = new Map<string, number>()
 
 beforeAll(async () => {
   const webRoot = await ensureWebBuilt()
   ;[nats, redis, browser] = await Promise.all([startNats(), startRedis(), launchBrowser()])
-  const env = {
+  env = {
     NATS_URL: nats.url,
     REDIS_URL: redis.url,
     TOUCHLINE_TOKEN_SECRET: 'pages-reconnect-token-secret-0123456789',
     TOUCHLINE_API_KEYS: `admin:${ADMIN},commentator:${COMMENTATOR}`,
     TRUST_PROXY: '127.0.0.1',
     PRESENCE_TTL_MS: '3000',
+    DRAIN_SPREAD_MS: '100',
+    DRAIN_GRACE_MS: '500',
   }
   const [i, a, b] = await Promise.all([
     startService('ingest', { env }),
@@ -50,6 +55,8 @@ beforeAll(async () => {
   ingest = i
   gateways.set('gw-a', a)
   gateways.set('gw-b', b)
+  ports.set('gw-a', a.port)
+  ports.set('gw-b', b.port)
   nginx = await startNginx({
     render: (ctx) =>
       renderNginxConfig({
@@ -58,7 +65,7 @@ beforeAll(async () => {
         user: ctx.user,
         workerProcesses: 1,
         webRoot,
-        gateways: { servers: [a, b].map((g) => ({ address: `127.0.0.1:${g.port}`, maxFails: 1, failTimeout: 10 })) },
+        gateways: { servers: [a, b].map((g) => ({ address: `127.0.0.1:${g.port}`, maxFails: 1, failTimeout: 1 })) },
         ingest: { servers: [{ address: `127.0.0.1:${ingest.port}` }], keepalive: 4 },
         websocket: { heartbeatMs: 15_000, connectTimeoutSeconds: 1 },
       }).text,
@@ -74,7 +81,7 @@ afterAll(async () => {
 })
 
 describe('spectator page behind nginx', () => {
-  it('survives the death of its gateway: reconnecting, back through nginx, every event exactly once', async () => {
+  it('survives the death of its gateway and a rolling restart: reconnecting, back through nginx, every event exactly once', async () => {
     const base = nginx.url
     await createMatch(base, ADMIN, 'p-reconnect')
     const before = [
@@ -131,6 +138,24 @@ describe('spectator page behind nginx', () => {
     expect(states).toContain('reconnecting')
     expect(states).toContain('catching_up')
     expect(states.at(-1)).toBe('live')
+
+    // A rolling restart: the dead gateway comes back on its port, the serving one is stopped
+    // gracefully (1012), and the page moves back without losing or repeating anything.
+    gateways.set(served, await startService('gateway', { env: { ...env, NODE_ID: served }, port: ports.get(served) }))
+    await recordConnStates(page)
+    const draining = gateways.get(other)!
+    gateways.delete(other)
+    const stopped = draining.stop()
+    await page.waitForFunction(() => (window as unknown as { __connStates: string[] }).__connStates.includes('reconnecting'), undefined, {
+      timeout: 5000,
+    })
+    const during = await postEvent(base, COMMENTATOR, 'p-reconnect', { kind: 'commentary', text: 'during the restart' })
+    await stopped
+    await waitForConn(page, 'live', 15_000)
+    expect(await page.textContent('#node')).toBe(`gateway ${served}`)
+    await page.waitForSelector(`#feed li[data-seq="${during}"]`)
+    const final = await feedSeqs(page)
+    expect(final).toEqual([...all, during].sort((x, y) => y - x))
     await page.context().close()
   })
 })
