@@ -129,7 +129,16 @@ export class Sender {
 
   #write(frame: Buffer): void {
     if (this.#limits.cork && this.#corked === undefined) this.#cork()
-    this.#ws.send(frame, { binary: false })
+    try {
+      this.#ws.send(frame, { binary: false })
+    } catch {
+      // Never let one broken socket stop a fan-out loop.
+      this.#closed = true
+      try {
+        this.#ws.terminate()
+      } catch {}
+      return
+    }
     this.#stats.framesSent++
     this.#stats.bytesSent += frame.byteLength
   }
