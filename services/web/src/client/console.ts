@@ -124,7 +124,9 @@ function showSignedIn(on: boolean): void {
   el.matchCard.hidden = !on
   el.postCard.hidden = !on || !s.matchId
   el.logCard.hidden = !on || !s.matchId
-  el.modCard.hidden = !on || !s.matchId
+  // Creating matches and moderating need the admin role: a commentator does not see them.
+  el.modCard.hidden = !on || !s.matchId || s.role !== 'admin'
+  ;(document.querySelector('#create-details') as HTMLElement).hidden = s.role !== 'admin'
   setText(el.whoami, on && s.role ? `signed in as ${s.role}` : '')
 }
 
@@ -183,7 +185,7 @@ function selectMatch(matchId: string): void {
   renderModChat()
   updateQuickLabels()
   showSignedIn(true)
-  if (el.watchChat.checked) chatConn.resubscribe(previous)
+  if (el.watchChat.checked && s.role === 'admin') chatConn.resubscribe(previous)
   void refresh()
 }
 
