@@ -220,7 +220,7 @@ const TARGET_KEYS = [
   'latencyP99Ms',
   'latencyWindowMs',
 ]
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:@/-]{0,127}$/
+const NAME = /^[A-Za-z0-9[][A-Za-z0-9_.:@/[\]-]{0,127}$/
 
 interface RawTarget {
   where: string
@@ -290,7 +290,7 @@ export function loadMonitorConfig(env: Record<string, string | undefined> = proc
   const names = new Map<string, string>()
   const seen = new Set<string>()
   for (const r of raws) {
-    const where = r.name ? `${r.where} ("${r.name}")` : r.where
+    const where = r.where
     const spec = buildTarget(r, where, problems, { intervalMs, timeoutMs, failThreshold, recoverThreshold, latencyP99Ms, latencyWindowMs })
     if (!spec) continue
     // NATS_URL / REDIS_URL already listed explicitly: watch them once.
@@ -403,7 +403,7 @@ function fileTarget(t: unknown, i: number, problems: Problem[], out: RawTarget[]
     problems.push({ variable: label, problem: 'needs a "target" (URL, or host:port for tcp)' })
     return
   }
-  const raw: RawTarget = { where, name: typeof o.name === 'string' ? o.name : undefined, kind: o.kind, target }
+  const raw: RawTarget = { where: label, name: typeof o.name === 'string' ? o.name : undefined, kind: o.kind, target }
   const ints: Array<[keyof RawTarget & string, number, number]> = [
     ['intervalMs', 10, 3_600_000],
     ['timeoutMs', 10, 3_600_000],

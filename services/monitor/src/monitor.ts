@@ -71,6 +71,8 @@ interface Runtime {
 }
 
 const STATE_LOAD_TIMEOUT_MS = 3000
+/** A check starting this much later than planned is logged (at most once a second). */
+const LATE_MS = 100
 
 export class Monitor {
   readonly startedAt: number
@@ -86,6 +88,7 @@ export class Monitor {
   #stopping = false
   #discoveryError: string | undefined
   #discoveredOnce = false
+  #lateLoggedAt = 0
 
   constructor(deps: MonitorDeps) {
     this.#d = deps
@@ -95,6 +98,10 @@ export class Monitor {
     this.#scheduler = new Scheduler({
       onTick: (t) => {
         deps.metrics.drift.observe(Math.max(0, t.driftMs) / 1000)
+        if (t.driftMs > LATE_MS && Date.now() - this.#lateLoggedAt > 1000) {
+          this.#lateLoggedAt = Date.now()
+          this.#log.warn({ target: t.id, driftMs: Math.round(t.driftMs) }, 'check started late (event loop or CPU starved)')
+        }
         if (t.skipped && t.id !== 'discovery') {
           deps.metrics.skipped.inc({ target: t.id })
           this.#log.warn({ target: t.id }, 'check still running at its next tick; tick skipped')
@@ -159,6 +166,7 @@ export class Monitor {
       }
       this.#scheduler.add({ id: 'discovery', intervalMs: config.intervalMs, run: () => this.#discover() })
     }
+    await warmUp()
     this.#scheduler.start()
     this.#log.info(
       {
@@ -409,6 +417,9 @@ export class Monitor {
     const presence = this.#d.presence
     const discovery = this.#d.config.discovery
     if (!presence || !discovery || this.#stopping) return
+    // The time of the snapshot, taken before asking: a check failing after it is a failure
+    // seen after (or while) the node left.
+    const polledAt = this.#now()
     let nodes: Array<{ nodeId: string; url?: string }>
     try {
       nodes = await withAbort(presence.liveNodes(), AbortSignal.timeout(this.#d.config.timeoutMs))
@@ -422,7 +433,7 @@ export class Monitor {
     }
     if (this.#stopping) return
     this.#discoveryError = undefined
-    const now = this.#now()
+    const now = polledAt
     const watched = new Set<string>()
     for (const rt of this.#targets.values()) {
       if (rt.spec.discovered) continue
@@ -488,9 +499,19 @@ export class Monitor {
   }
 }
 
-/** Spread the first checks of `n` targets over (at most) the first second. */
+/**
+ * Load the lazily loaded parts of the HTTP client before the first round, so that round is not
+ * late by the time it takes (fetch loads undici on first use).
+ */
+async function warmUp(): Promise<void> {
+  try {
+    await (await fetch('data:text/plain,warm')).text()
+  } catch {}
+}
+
+/** Spread the first checks of `n` targets over the first interval, so rounds never come as one burst. */
 function spread(i: number, n: number, intervalMs: number): number {
-  return n <= 1 ? 0 : Math.floor((i / n) * Math.min(intervalMs, 1000))
+  return n <= 1 ? 0 : Math.floor((i / n) * intervalMs)
 }
 
 function verifyCheck(verify: () => Promise<void>): Check {

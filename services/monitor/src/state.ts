@@ -74,7 +74,7 @@ export class RedisStateStore implements StateStore {
   /** Writes not yet in Redis (undefined = a delete). */
   readonly #dirty = new Map<string, PersistedTarget | undefined>()
   #error: string | undefined
-  #flushing: Promise<void> | undefined
+  #chain: Promise<void> = Promise.resolve()
 
   constructor(redis: Redis, prefix: string) {
     this.#redis = redis
@@ -112,28 +112,31 @@ export class RedisStateStore implements StateStore {
     return this.#dirty.size === 0 ? { ok: true } : { ok: false, error: this.#error ?? 'writes pending' }
   }
 
-  /** Write every pending change; on failure keep them for the next attempt (never throws). */
+  /**
+   * Write every pending change; on failure keep them for the next attempt (never throws). Writes
+   * are chained, so each caller's promise settles after a write that included its change.
+   */
   #flush(): Promise<void> {
-    this.#flushing ??= (async () => {
-      try {
-        while (this.#dirty.size > 0) {
-          const batch = [...this.#dirty]
-          const multi = this.#redis.multi()
-          for (const [name, v] of batch) {
-            if (v === undefined) multi.hdel(this.#key, name)
-            else multi.hset(this.#key, name, JSON.stringify(v))
-          }
-          await multi.exec()
-          for (const [name, v] of batch) if (this.#dirty.get(name) === v) this.#dirty.delete(name)
-          this.#error = undefined
-        }
-      } catch (err) {
-        this.#error = (err as Error).message
-      } finally {
-        this.#flushing = undefined
+    const next = this.#chain.then(() => this.#write())
+    this.#chain = next
+    return next
+  }
+
+  async #write(): Promise<void> {
+    if (this.#dirty.size === 0) return
+    const batch = [...this.#dirty]
+    try {
+      const multi = this.#redis.multi()
+      for (const [name, v] of batch) {
+        if (v === undefined) multi.hdel(this.#key, name)
+        else multi.hset(this.#key, name, JSON.stringify(v))
       }
-    })()
-    return this.#flushing
+      await multi.exec()
+      for (const [name, v] of batch) if (this.#dirty.get(name) === v) this.#dirty.delete(name)
+      this.#error = undefined
+    } catch (err) {
+      this.#error = (err as Error).message
+    }
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@
  * (counted as failed). `flush(boundMs)` (on SIGTERM) lets pending deliveries finish for at most
  * `boundMs`, then abandons the rest.
  */
+import { withAbort } from '../checks/util.ts'
 import type { Alert } from '../types.ts'
 
 export interface Channel {
@@ -195,7 +196,8 @@ export class Dispatcher {
     for (let attempt = 1; attempt <= attempts; attempt++) {
       const signal = AbortSignal.any([AbortSignal.timeout(channel.timeoutMs), this.#abort.signal])
       try {
-        await channel.send(alert, signal)
+        // A channel that ignores its signal is cut off by it all the same.
+        await withAbort(channel.send(alert, signal), signal)
         counters.sent++
         this.#report({ channel: channel.name, alert, ok: true, attempts: attempt })
         return

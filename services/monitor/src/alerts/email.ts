@@ -64,7 +64,7 @@ const WORD: Record<Alert['type'], string> = { down: 'DOWN', recovered: 'RECOVERE
 
 export function renderEmail(alert: Alert): { subject: string; text: string } {
   const t = alert.target
-  const subject = `[touchline] ${WORD[alert.type]}: ${t.name} (${t.target})${alert.error ? ` — ${alert.error}` : ''}`.slice(0, 250)
+  const subject = `[touchline] ${WORD[alert.type]}: ${t.name} (${t.target})${alert.error ? ` - ${alert.error}` : ''}`.slice(0, 250)
   const lines = [
     alert.message,
     '',

@@ -1,0 +1,114 @@
+import { ConfigError } from '@touchline/config'
+import { describe, expect, it } from 'vitest'
+import { displayTarget, loadMonitorConfig } from './config.ts'
+
+function fails(env: Record<string, string>, files: Record<string, string> = {}): string {
+  try {
+    loadMonitorConfig(env, {
+      readFile: (p) =>
+        files[p] ??
+        (() => {
+          throw Object.assign(new Error('nope'), { code: 'ENOENT' })
+        })(),
+    })
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError)
+    return (err as Error).message
+  }
+  throw new Error('expected a ConfigError')
+}
+
+describe('monitor configuration', () => {
+  it('reads a compact target list, inferring the kind from the scheme', () => {
+    const c = loadMonitorConfig({
+      MONITOR_TARGETS:
+        'gw1=gateway+http://10.0.0.5:8081/readyz, ingest=http://10.0.0.6:8082/readyz nats://10.0.0.7:4222 redis://:secret@10.0.0.8:6379 lb=nginx+http://10.0.0.9/api/healthz port=10.0.0.5:8081 tcp://[::1]:22',
+    })
+    expect(c.targets.map((t) => [t.name, t.kind, t.target])).toEqual([
+      ['gw1', 'gateway', 'http://10.0.0.5:8081'],
+      ['ingest', 'http', 'http://10.0.0.6:8082/readyz'],
+      ['nats:10.0.0.7:4222', 'nats', 'nats://10.0.0.7:4222'],
+      ['redis:10.0.0.8:6379', 'redis', 'redis://:secret@10.0.0.8:6379'],
+      ['lb', 'nginx', 'http://10.0.0.9/api/healthz'],
+      ['port', 'tcp', '10.0.0.5:8081'],
+      ['tcp:[::1]:22', 'tcp', '[::1]:22'],
+    ])
+    expect(c.intervalMs).toBe(2000)
+    expect(c.timeoutMs).toBe(1500)
+    expect(c.targets[0]).toMatchObject({ intervalMs: 2000, timeoutMs: 1500, failThreshold: 2, recoverThreshold: 2, discovered: false })
+    expect(displayTarget('redis', c.targets[3]!.target)).toBe('redis://10.0.0.8:6379')
+  })
+
+  it('merges the JSON file with the variables; a set variable wins', () => {
+    const file = JSON.stringify({
+      intervalMs: 1000,
+      failThreshold: 3,
+      targets: [{ name: 'gw', kind: 'gateway', target: 'http://127.0.0.1:8081', latencyP99Ms: 100, intervalMs: 500 }],
+      webhook: { url: 'http://hooks.local/x', retries: 2 },
+      email: { smtpUrl: 'smtp://mail.local:25', to: ['ops@example.org'] },
+    })
+    const c = loadMonitorConfig(
+      { MONITOR_CONFIG: '/etc/m.json', MONITOR_FAIL_THRESHOLD: '4', MONITOR_TARGETS: 'n=nats://127.0.0.1:4222' },
+      { readFile: () => file },
+    )
+    expect(c.intervalMs).toBe(1000)
+    expect(c.failThreshold).toBe(4)
+    expect(c.targets.map((t) => t.name)).toEqual(['gw', 'n'])
+    expect(c.targets[0]).toMatchObject({ latencyP99Ms: 100, intervalMs: 500, timeoutMs: 375 })
+    expect(c.webhook).toMatchObject({ urls: ['http://hooks.local/x'], retries: 2, timeoutMs: 3000 })
+    expect(c.email).toMatchObject({ smtpUrl: 'smtp://mail.local:25', to: ['ops@example.org'] })
+  })
+
+  it('watches NATS_URL and REDIS_URL and discovers gateways when REDIS_URL is set', () => {
+    const c = loadMonitorConfig({ NATS_URL: 'nats://127.0.0.1:4222', REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: 'x' })
+    expect(c.targets.map((t) => [t.name, t.kind])).toEqual([
+      ['nats', 'nats'],
+      ['redis', 'redis'],
+    ])
+    expect(c.discovery).toEqual({ redisUrl: 'redis://127.0.0.1:6379', presencePrefix: 'x:presence', lostRetainMs: 900_000 })
+    expect(c.stateRedisUrl).toBe('redis://127.0.0.1:6379')
+    expect(c.statePrefix).toBe('x:monitor')
+  })
+
+  it('names an unknown target kind', () => {
+    expect(fails({ MONITOR_TARGETS: 'a=http://x:1/readyz,ftp://files.local/' })).toMatch(
+      /MONITOR_TARGETS entry 2 \("ftp:\/\/files.local\/"\) unknown target kind "ftp"/,
+    )
+    expect(fails({ MONITOR_TARGETS: 'b=smtp+http://x:1' })).toMatch(/MONITOR_TARGETS entry 1 .*unknown target kind "smtp"/)
+    const file = JSON.stringify({ targets: [{ name: 'q', kind: 'kafka', target: 'kafka://x:9092' }] })
+    expect(fails({ MONITOR_CONFIG: '/m.json' }, { '/m.json': file })).toMatch(
+      /MONITOR_CONFIG targets\[0\] \("q"\) unknown target kind "kafka"/,
+    )
+  })
+
+  it('refuses a negative or zero interval, naming the variable', () => {
+    expect(fails({ MONITOR_TARGETS: 'tcp://127.0.0.1:1', MONITOR_INTERVAL_MS: '-2000' })).toBe(
+      'MONITOR_INTERVAL_MS must be at least 10, got -2000',
+    )
+    const file = JSON.stringify({ targets: [{ name: 'g', kind: 'http', target: 'http://x/readyz', intervalMs: -5 }] })
+    expect(fails({ MONITOR_CONFIG: '/m.json' }, { '/m.json': file })).toMatch(
+      /MONITOR_CONFIG targets\[0\] \("g"\) intervalMs must be at least 10, got -5/,
+    )
+  })
+
+  it('refuses malformed URLs, naming the target', () => {
+    expect(fails({ MONITOR_TARGETS: 'gw=gateway+http//nope' })).toMatch(/MONITOR_TARGETS entry 1 .*is not a valid URL/)
+    expect(fails({ MONITOR_TARGETS: 'r=redis+http://127.0.0.1:6379' })).toMatch(/a redis target must use redis: or rediss:/)
+    expect(fails({ MONITOR_TARGETS: 'p=127.0.0.1:99999' })).toMatch(/has a bad port/)
+    expect(fails({ MONITOR_TARGETS: 'tcp://127.0.0.1:1', MONITOR_WEBHOOK_URL: 'hooks.local/x' })).toMatch(
+      /^MONITOR_WEBHOOK_URL is not a valid URL/,
+    )
+    expect(fails({ MONITOR_TARGETS: 'tcp://127.0.0.1:1', MONITOR_SMTP_URL: 'smtp://mail:25' })).toMatch(/MONITOR_EMAIL_TO is required/)
+  })
+
+  it('refuses a timeout longer than the interval, duplicate names, unknown file keys and no targets', () => {
+    expect(fails({ MONITOR_TARGETS: 'tcp://127.0.0.1:1', MONITOR_INTERVAL_MS: '500', MONITOR_TIMEOUT_MS: '800' })).toMatch(
+      /MONITOR_TIMEOUT_MS \(800\) must not exceed/,
+    )
+    expect(fails({ MONITOR_TARGETS: 'a=tcp://127.0.0.1:1 a=tcp://127.0.0.1:2' })).toMatch(/target name "a" is already used/)
+    expect(fails({ MONITOR_CONFIG: '/m.json' }, { '/m.json': '{"intervalMs": 1000, "targtes": []}' })).toMatch(/unknown key "targtes"/)
+    expect(fails({ MONITOR_CONFIG: '/m.json' }, { '/m.json': '{ nope' })).toMatch(/MONITOR_CONFIG is not valid JSON/)
+    expect(fails({ MONITOR_CONFIG: '/missing.json' })).toMatch(/MONITOR_CONFIG cannot be read \(\/missing.json\): ENOENT/)
+    expect(fails({})).toMatch(/no targets/)
+  })
+})
