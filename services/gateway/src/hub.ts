@@ -74,6 +74,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export class Hub {
   readonly channels = new Map<string, MatchChannel>()
+  /** The channel each subscriber joined: leave() must find it even after a new one replaced it. */
+  readonly #member = new WeakMap<HubSubscriber, MatchChannel>()
   readonly #o: HubOptions
 
   constructor(options: HubOptions) {
@@ -93,24 +95,29 @@ export class Hub {
 
   /** Add a pending subscriber; creates the channel (and its bus subscriptions) when needed. */
   join(sub: HubSubscriber): MatchChannel {
+    if (this.#member.has(sub)) throw new Error('subscriber joined twice')
     let ch = this.channels.get(sub.matchId)
     if (!ch) ch = this.#open(sub.matchId)
     ch.pending.add(sub)
+    this.#member.set(sub, ch)
     this.#o.onMembership?.(sub.matchId, 1)
     return ch
   }
 
   /** Move a pending subscriber to live. Synchronous: nothing can be delivered in between. */
   goLive(sub: HubSubscriber): void {
-    const ch = this.channels.get(sub.matchId)
-    if (!ch?.pending.delete(sub)) return
+    const ch = this.#member.get(sub)
+    if (!ch || ch.closed || !ch.pending.delete(sub)) return
     ch.live.add(sub)
   }
 
+  /** Remove a subscriber from the channel it joined (even if that channel was closed since). */
   leave(sub: HubSubscriber): void {
-    const ch = this.channels.get(sub.matchId)
+    const ch = this.#member.get(sub)
     if (!ch) return
-    if (!ch.pending.delete(sub) && !ch.live.delete(sub)) return
+    this.#member.delete(sub)
+    ch.pending.delete(sub)
+    ch.live.delete(sub)
     this.#o.onMembership?.(sub.matchId, -1)
     if (ch.size === 0) this.#close(ch)
   }

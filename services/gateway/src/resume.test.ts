@@ -223,6 +223,47 @@ describe('resume', () => {
     expect(received(a.ws).seqs).toEqual([1, 2, 3])
   })
 
+  it('answers unavailable when the log cannot be read, balances membership, and works on retry', async () => {
+    const inner = new MemoryBus()
+    await inner.createMatch({ id: 'm', title: 'T', home: 'H', away: 'A', startsAt: NOW(), createdAt: NOW() })
+    let fail = 1
+    const bus = new Proxy(inner, {
+      get(target, prop) {
+        if (prop === 'logPosition') {
+          return async (matchId: string) => {
+            if (fail-- > 0) throw new Error('nats down')
+            return target.logPosition(matchId)
+          }
+        }
+        const v = Reflect.get(target, prop, target)
+        return typeof v === 'function' ? v.bind(target) : v
+      },
+    }) as unknown as Bus
+    const stats = newStats()
+    const members = new Map<string, number>()
+    const hub = new Hub({ bus, stats, log, pageSize: 50, onMembership: (m, d) => members.set(m, (members.get(m) ?? 0) + d) })
+    const o: ResumeOptions = {
+      bus,
+      hub,
+      stats,
+      pageSize: 50,
+      snapshotEvents: 10,
+      snapshotChat: 0,
+      replayHighWaterBytes: 1 << 20,
+      replayStallMs: 1000,
+    }
+    const a = subscriber(o)
+    const b = subscriber(o)
+    const [ra, rb] = await Promise.all([startSubscription(o, a.sub, {}), startSubscription(o, b.sub, {})])
+    expect(ra).toMatchObject({ type: 'error', code: 'unavailable' })
+    expect(rb).toMatchObject({ type: 'error', code: 'unavailable' })
+    expect(members.get('m')).toBe(0)
+    expect(hub.channels.size).toBe(0)
+    const c = subscriber(o)
+    expect(await startSubscription(o, c.sub, {})).toMatchObject({ type: 'live' })
+    expect(members.get('m')).toBe(1)
+  })
+
   it('writes the same Buffer object to every live socket', async () => {
     const ctx = await setup(0)
     const subs = [subscriber(ctx.o), subscriber(ctx.o), subscriber(ctx.o)]

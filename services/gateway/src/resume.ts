@@ -255,6 +255,7 @@ async function snapshot(o: ResumeOptions, sub: Subscription, ch: MatchChannel, k
     events.map((e) => e.frame),
     chat.map((c) => c.frame),
   )
+  if (sub.sender.bufferedAmount > o.replayHighWaterBytes) await drain(o, sub)
   if (!sub.sender.send(frame)) throw new Cancelled()
   o.stats.snapshots++
   if (reset) o.stats.resets++
