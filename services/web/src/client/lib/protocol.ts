@@ -1,8 +1,8 @@
 /**
  * What the pages take from @touchline/protocol. Types come from the package (erased at build).
- * The few runtime values (the scoreboard reducer, close codes, limits) are imported from their
- * own files: the package index also pulls in the TypeBox schemas, which would add ~150 kB to
- * every page for nothing.
+ * The few runtime values (the scoreboard reducer, close codes, limits) come from the package's
+ * subpath exports: the package index also pulls in the TypeBox schemas, which would add ~150 kB
+ * to every page for nothing.
  */
 export type {
   ChatFrame,
@@ -25,6 +25,6 @@ export type {
   ViewerTokenReply,
   BoardState,
 } from '@touchline/protocol'
-export { applyEvent, viewOf, EMPTY_BOARD } from '../../../../../packages/protocol/src/scoreboard.ts'
-export { CLOSE, type CloseCode } from '../../../../../packages/protocol/src/codes.ts'
-export { LIMITS } from '../../../../../packages/protocol/src/limits.ts'
+export { applyEvent, viewOf, EMPTY_BOARD } from '@touchline/protocol/scoreboard'
+export { CLOSE, type CloseCode } from '@touchline/protocol/codes'
+export { LIMITS } from '@touchline/protocol/limits'
