@@ -248,15 +248,15 @@ export function renderFigures(records: FanoutRecord[], points: Map<string, Point
     lines.push(
       '#### Connections and memory',
       '',
-      '| connections | gateways | path | target | open | time to establish (s) | RSS idle (MiB) | KiB per idle connection | server CPU % | load-gen CPU % | machine busy % | result |',
-      '| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+      '| connections | gateways | path | target | open | time to establish (s) | RSS idle (MiB) | KiB per idle connection | … second half only | server CPU % | load-gen CPU % | machine busy % | result |',
+      '| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     )
     for (const r of runs) {
       for (const t of TARGET_ORDER) {
         const x = get(r, t)
         if (!x) continue
         lines.push(
-          `| ${cfgLabel(r)} | ${t} | ${fmt(x.connections.open)} | ${fmt(x.connections.establishSec)} | ${fmt(x.memory.rssIdleMiB)} | ${fmt(x.memory.perConnKiB)} | ${fmt(x.cpu.gateway)} | ${fmt(x.cpu.loadgen)} | ${fmt(x.machineBusyPct)} | ${r.file.replace(/\.json$/, '')}${r.params.saturate ? ' (sat.)' : ''} |`,
+          `| ${cfgLabel(r)} | ${t} | ${fmt(x.connections.open)} | ${fmt(x.connections.establishSec)} | ${fmt(x.memory.rssIdleMiB)} | ${fmt(x.memory.perConnKiB)} | ${fmt(x.memory.marginalPerConnKiB)} | ${fmt(x.cpu.gateway)} | ${fmt(x.cpu.loadgen)} | ${fmt(x.machineBusyPct)} | ${r.file.replace(/\.json$/, '')}${r.params.saturate ? ' (sat.)' : ''} |`,
         )
       }
     }

@@ -152,7 +152,7 @@ export interface TargetResult {
   chat: { sent: number; received: number; latency: LatencySummary }
   cpu: Record<string, number | undefined>
   machineBusyPct: number | undefined
-  memory: { rssBeforeMiB: number; rssIdleMiB: number; rssEndMiB: number; perConnKiB: number }
+  memory: { rssBeforeMiB: number; rssIdleMiB: number; rssEndMiB: number; perConnKiB: number; marginalPerConnKiB: number }
   integrity: { gaps: number; duplicates: number; missingAtEnd: number; missingClosed: number; closeReasons: Record<string, number> }
   otherFrames: Record<string, number>
   /** delivered messages per second, second by second from the first event */
@@ -312,12 +312,28 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
     const rssBefore = sumRss(t.serverPids)
     log(`${t.name}: opening ${o.connections} connections from ${lgs.length} load generators`)
     const connectTimeout = 60_000 + o.connections * 20
-    const connected = await Promise.all(lgs.map((lg) => lg.request<LoadgenConnected>({ t: 'connect' }, 'connected', connectTimeout)))
-    const open = connected.reduce((a, c) => a + c.open, 0)
+    // two halves: memory per connection is also read as the RSS growth of the second half,
+    // which leaves out what a process grows once whatever the number of connections
+    const phase = async (fraction: number) => {
+      const replies = await Promise.all(
+        lgs.map((lg, i) =>
+          lg.request<LoadgenConnected>({ t: 'connect', upTo: Math.floor((counts[i] as number) * fraction) }, 'connected', connectTimeout),
+        ),
+      )
+      const started = replies.filter((c) => c.lastUs > c.firstUs)
+      const seconds = started.length ? (Math.max(...started.map((c) => c.lastUs)) - Math.min(...started.map((c) => c.firstUs))) / 1e6 : 0
+      return { replies, seconds, open: replies.reduce((a, c) => a + c.open, 0) }
+    }
+    const half = await phase(0.5)
+    await sleep(o.settle * 1000)
+    const rssHalf = sumRss(t.serverPids)
+    const full = await phase(1)
+    const connected = full.replies
+    const open = full.open
     const failed = connected.reduce((a, c) => a + c.failed, 0)
     for (let i = 0; i < lgs.length; i++) (lgs[i] as Loadgen).open = (connected[i] as LoadgenConnected).open
-    for (const c of connected) errors.push(...c.errors)
-    const establishSec = (Math.max(...connected.map((c) => c.lastUs)) - Math.min(...connected.map((c) => c.firstUs))) / 1e6
+    for (const c of [...half.replies, ...connected]) errors.push(...c.errors)
+    const establishSec = half.seconds + full.seconds
     log(`${t.name}: ${open} open, ${failed} failed in ${establishSec.toFixed(2)} s`)
     await sleep(o.settle * 1000)
     const rssIdle = sumRss(t.serverPids)
@@ -497,6 +513,7 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
         rssIdleMiB: rssIdle / MiB,
         rssEndMiB: rssEnd / MiB,
         perConnKiB: open > 0 ? (rssIdle - rssBefore) / open / 1024 : 0,
+        marginalPerConnKiB: open > half.open ? (rssIdle - rssHalf) / (open - half.open) / 1024 : 0,
       },
       integrity: {
         gaps: reports.reduce((a, r) => a + r.gaps, 0),
@@ -535,7 +552,7 @@ function emptyResult(target: TargetName, error: string, o: FanoutOptions): Targe
     chat: { sent: 0, received: 0, latency: z },
     cpu: {},
     machineBusyPct: undefined,
-    memory: { rssBeforeMiB: 0, rssIdleMiB: 0, rssEndMiB: 0, perConnKiB: 0 },
+    memory: { rssBeforeMiB: 0, rssIdleMiB: 0, rssEndMiB: 0, perConnKiB: 0, marginalPerConnKiB: 0 },
     integrity: { gaps: 0, duplicates: 0, missingAtEnd: 0, missingClosed: 0, closeReasons: {} },
     otherFrames: {},
     timeline: [],
@@ -632,12 +649,20 @@ const ROWS: Row[] = [
   { label: 'machine busy % (of 100×cores)', get: (r) => r.machineBusyPct },
   { label: 'server RSS idle (MiB)', get: (r) => r.memory.rssIdleMiB },
   { label: 'memory per idle connection (KiB)', get: (r) => r.memory.perConnKiB, better: 'lower' },
+  { label: '… of the second half only (KiB)', get: (r) => r.memory.marginalPerConnKiB, better: 'lower' },
   { label: 'server RSS at end (MiB)', get: (r) => r.memory.rssEndMiB },
   { label: 'bytes per message', get: (r) => r.delivered.bytesPerMessage || undefined },
   { label: 'gaps (missing seqs)', get: (r) => r.integrity.gaps },
   { label: 'missing at end (open conns)', get: (r) => r.integrity.missingAtEnd },
   { label: 'duplicates / out of order', get: (r) => r.integrity.duplicates },
   { label: 'closed by server', get: (r) => r.connections.closed },
+  {
+    label: 'other frames received',
+    get: (r) =>
+      Object.entries(r.otherFrames)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ') || undefined,
+  },
 ]
 
 export function fanoutTables(o: FanoutOptions, results: TargetResult[]): BenchTable[] {

@@ -5,7 +5,7 @@
  *
  * Protocol with the driver (process.send / 'message'):
  *   driver → { t: 'init', cfg }             → { t: 'ready' }
- *   driver → { t: 'connect' }               → { t: 'connected', … }  once every connection is subscribed or failed
+ *   driver → { t: 'connect', upTo }         → { t: 'connected', … }  once connections [0, upTo) are subscribed or failed
  *   driver → { t: 'window', baseUs, startUs, endUs }  events SCHEDULED inside [startUs, endUs) go into
  *                                           the histogram; receive counters start at baseUs
  *   driver → { t: 'final', lastSeq }       → { t: 'report', … }
@@ -78,7 +78,7 @@ export interface LoadgenReport {
 
 type FromDriver =
   | { t: 'init'; cfg: LoadgenConfig }
-  | { t: 'connect' }
+  | { t: 'connect'; upTo: number }
   | { t: 'window'; baseUs: number; startUs: number; endUs: number }
   | { t: 'final'; lastSeq: number }
   | { t: 'stop' }
@@ -196,6 +196,7 @@ function onOther(c: number, frame: { type?: string; seq?: number; code?: string;
 
 let inflight = 0
 let nextConn = 0
+let upTo = 0
 
 function subscribed(c: number): void {
   if (state[c] !== 0) return
@@ -224,13 +225,13 @@ function failedConn(c: number, why: string): void {
 }
 
 function pump(): void {
-  while (inflight < cfg.concurrency && nextConn < cfg.count) {
+  while (inflight < cfg.concurrency && nextConn < upTo) {
     const c = nextConn++
     inflight++
     if (cfg.kind === 'ws') openWs(c)
     else openIo(c)
   }
-  if (open + failed === cfg.count && connectDone) {
+  if (open + failed >= upTo && connectDone) {
     const done = connectDone
     connectDone = undefined
     done()
@@ -348,7 +349,9 @@ process.on('message', (m: FromDriver) => {
       send({ t: 'ready' })
       break
     case 'connect': {
+      upTo = Math.min(cfg.count, m.upTo)
       firstUs = nowUs()
+      lastUs = firstUs
       const done = new Promise<void>((resolve) => {
         connectDone = resolve
       })

@@ -224,7 +224,9 @@ export function checkGoals(points: Map<string, Point>): GoalCheck[] {
       goals.push({
         goal: 'gateway memory per idle connection < 10 KiB',
         status: kib < 10 ? 'met' : 'missed',
-        evidence: `${kib.toFixed(1)} KiB (RSS delta over ${f0(big.result.connections.open)} connections on ${big.record.params.gateways} gateway(s)) — ${big.record.file}`,
+        evidence:
+          `${kib.toFixed(1)} KiB (RSS delta over ${f0(big.result.connections.open)} connections on ${big.record.params.gateways} gateway(s); ` +
+          `second half alone ${(big.result.memory.marginalPerConnKiB ?? 0).toFixed(1)} KiB) — ${big.record.file}`,
       })
     }
   }
