@@ -10,6 +10,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: [
+            'scripts/**/*.test.ts',
             'packages/*/src/**/*.test.ts',
             'services/*/src/**/*.test.ts',
             'nginx/**/*.test.ts',
@@ -27,6 +28,7 @@ export default defineConfig({
             'services/*/src/**/*.int.test.ts',
             'nginx/**/*.int.test.ts',
             'infra/**/*.int.test.ts',
+            'bench/**/*.int.test.ts',
           ],
           exclude,
           testTimeout: 60_000,
