@@ -39,6 +39,23 @@ describe('monitor configuration', () => {
     expect(displayTarget('redis', c.targets[3]!.target)).toBe('redis://10.0.0.8:6379')
   })
 
+  it('also reads kind:name=url entries', () => {
+    const c = loadMonitorConfig({
+      MONITOR_TARGETS:
+        'http:ingest=http://ingest:8081/readyz,nats:nats=nats://nats:4222,redis:redis=redis://redis:6379,nginx:lb=http://nginx/api/healthz',
+      NATS_URL: 'nats://nats:4222',
+      REDIS_URL: 'redis://redis:6379',
+    })
+    // NATS_URL and REDIS_URL are the same servers: watched once.
+    expect(c.targets.map((t) => [t.name, t.kind])).toEqual([
+      ['ingest', 'http'],
+      ['nats', 'nats'],
+      ['redis', 'redis'],
+      ['lb', 'nginx'],
+    ])
+    expect(fails({ MONITOR_TARGETS: 'kafka:q=http://x:1' })).toMatch(/unknown target kind "kafka"/)
+  })
+
   it('merges the JSON file with the variables; a set variable wins', () => {
     const file = JSON.stringify({
       intervalMs: 1000,

@@ -424,8 +424,9 @@ function fileTarget(t: unknown, i: number, problems: Problem[], out: RawTarget[]
 }
 
 /**
- * `[name=][kind+]url`, comma- or space-separated. The kind may be left out when the URL scheme
- * says it: http(s) → http, nats/tls → nats, redis(s) → redis, tcp://host:port or bare host:port → tcp.
+ * `[name=][kind+]url` (or `kind:name=url`), comma- or space-separated. The kind may be left out
+ * when the URL scheme says it: http(s) → http, nats/tls → nats, redis(s) → redis, tcp://host:port
+ * or bare host:port → tcp.
  */
 export function parseCompactTargets(text: string, problems: Problem[], out: RawTarget[]): void {
   const entries = text.split(/[\s,]+/).filter((e) => e !== '')
@@ -440,11 +441,17 @@ export function parseCompactTargets(text: string, problems: Problem[], out: RawT
       rest = rest.slice(eq + 1)
     }
     let kind: string | undefined
-    const plus = /^([A-Za-z][A-Za-z0-9_-]*)\+(.*)$/.exec(rest)
+    // `kind:name=url` is accepted too (e.g. `http:ingest=http://ingest:8081/readyz`).
+    const kn = name ? /^([A-Za-z]+):(.+)$/.exec(name) : null
+    if (kn) {
+      kind = kn[1]!.toLowerCase()
+      name = kn[2]!
+    }
+    const plus = kind ? null : /^([A-Za-z][A-Za-z0-9_-]*)\+(.*)$/.exec(rest)
     if (plus) {
       kind = plus[1]!.toLowerCase()
       rest = plus[2]!
-    } else {
+    } else if (!kind) {
       const m = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(rest)
       const s = m?.[1]?.toLowerCase()
       if (s === undefined) kind = 'tcp'
