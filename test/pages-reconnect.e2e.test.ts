@@ -44,6 +44,7 @@ beforeAll(async () => {
     TOUCHLINE_API_KEYS: `admin:${ADMIN},commentator:${COMMENTATOR}`,
     TRUST_PROXY: '127.0.0.1',
     PRESENCE_TTL_MS: '3000',
+    PRESENCE_HEARTBEAT_MS: '1000',
     DRAIN_SPREAD_MS: '100',
     DRAIN_GRACE_MS: '500',
   }

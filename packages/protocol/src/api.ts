@@ -5,11 +5,11 @@
 import Type, { type Static } from 'typebox'
 import { IsoTime, MatchId, MatchView, Score, Seq, User, EventData } from './common.ts'
 import { EventFrame } from './frames.ts'
-import { API_ERRORS } from './codes.ts'
+import { API_ERRORS, type ApiErrorCode } from './codes.ts'
 import { LIMITS } from './limits.ts'
 
 export const ApiError = Type.Object({
-  code: Type.Union(Object.keys(API_ERRORS).map((c) => Type.Literal(c))),
+  code: Type.Enum(Object.keys(API_ERRORS) as ApiErrorCode[]),
   message: Type.String(),
   /** Field-level details for `bad_request`. */
   details: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),

@@ -81,7 +81,7 @@ export type AuthOkFrame = Static<typeof AuthOkFrame>
 
 export const ErrorFrame = Type.Object({
   type: Type.Literal('error'),
-  code: Type.Union(WS_ERROR_CODES.map((c) => Type.Literal(c))),
+  code: Type.Enum(WS_ERROR_CODES),
   message: Type.String(),
   ref: Type.Optional(Type.String()),
   matchId: Type.Optional(MatchId),

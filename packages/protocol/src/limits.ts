@@ -19,8 +19,13 @@ export const LIMITS = {
   chatTextMaxLength: 500,
   viewerNameMaxLength: 40,
   clientMsgIdMaxLength: 64,
-  /** Largest WebSocket frame a client may send; larger ones close the socket with 1009. */
+  /**
+   * Largest client frame the gateway acts on. Frames up to `wsMaxPayloadBytes` are read and, when
+   * over this, answered with `too_large` (the connection stays usable); larger ones close it with 1009.
+   */
   wsMaxClientFrameBytes: 4096,
+  /** Largest WebSocket frame a client may send at all; larger ones close the socket with 1009. */
+  wsMaxPayloadBytes: 128 * 1024,
   eventsPageMax: 1000,
   muteMaxSeconds: 7 * 24 * 3600,
 } as const

@@ -3,7 +3,7 @@
  * defaults (PORT 8080, HOST 127.0.0.1, API keys and token secret generated when unset).
  */
 import { bool, ConfigError, type ConfigOf, int, loadConfig } from '@touchline/config'
-import { gatewaySpec } from '@touchline/gateway'
+import { gatewayConfigProblems, gatewaySpec } from '@touchline/gateway'
 import { ingestSpec } from '@touchline/ingest'
 
 export const embeddedSpec = {
@@ -18,13 +18,7 @@ export type EmbeddedConfig = ConfigOf<typeof embeddedSpec>
 /** Load and cross-check; throws one ConfigError naming every bad variable. */
 export function loadEmbeddedConfig(env: Record<string, string | undefined> = process.env): EmbeddedConfig {
   const cfg = loadConfig(embeddedSpec, env)
-  const problems: Array<{ variable: string; problem: string }> = []
-  if (cfg.TOUCHLINE_TOKEN_SECRET && cfg.TOUCHLINE_TOKEN_SECRET.length < 16) {
-    problems.push({ variable: 'TOUCHLINE_TOKEN_SECRET', problem: 'must have at least 16 characters' })
-  }
-  if (cfg.WS_CHAT_SHED_BYTES > cfg.WS_SEND_BUFFER_MAX_BYTES) {
-    problems.push({ variable: 'WS_CHAT_SHED_BYTES', problem: `must not exceed WS_SEND_BUFFER_MAX_BYTES (${cfg.WS_SEND_BUFFER_MAX_BYTES})` })
-  }
+  const problems = gatewayConfigProblems(cfg, { requireSharedSecret: false })
   if (problems.length > 0) throw new ConfigError(problems)
   return cfg
 }

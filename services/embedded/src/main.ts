@@ -104,7 +104,12 @@ async function main(): Promise<void> {
   if (cfg.REDIS_URL) {
     const url = cfg.REDIS_URL[0] as string
     ;[presence, rateLimiter] = await Promise.all([
-      connectRedisPresence({ url, prefix: `${cfg.REDIS_PREFIX}:presence`, ttlMs: cfg.PRESENCE_TTL_MS }),
+      connectRedisPresence({
+        url,
+        prefix: `${cfg.REDIS_PREFIX}:presence`,
+        ttlMs: cfg.PRESENCE_TTL_MS,
+        heartbeatMs: cfg.PRESENCE_HEARTBEAT_MS,
+      }),
       connectRedisRateLimiter({ url, prefix: `${cfg.REDIS_PREFIX}:rl` }),
     ])
     if (presence.status().type !== 'connected') log.warn({ redis: url }, 'Redis is not reachable yet: presence is degraded until it is')

@@ -5,6 +5,7 @@
  */
 import { hostname } from 'node:os'
 import { commonSpec, ConfigError, int, loadConfig, optionalStr, type ConfigOf } from '@touchline/config'
+import { LIMITS } from '@touchline/protocol'
 
 export interface GatewaySettings {
   /** WebSocket ping interval, also sent in `welcome.heartbeatMs`. */
@@ -54,7 +55,7 @@ export interface GatewaySettings {
 
 export const defaultGatewaySettings: Readonly<GatewaySettings> = Object.freeze({
   heartbeatMs: 15_000,
-  maxPayloadBytes: 128 * 1024,
+  maxPayloadBytes: LIMITS.wsMaxPayloadBytes,
   maxConnections: 50_000,
   maxSubscriptionsPerConnection: 20,
   sendBufferMaxBytes: 1024 * 1024,
@@ -128,11 +129,15 @@ export const gatewaySpec = {
 
 export type GatewayConfig = ConfigOf<typeof gatewaySpec>
 
-/** Load and cross-check the gateway's variables; throws ConfigError naming each bad variable. */
-export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
-  const cfg = loadConfig(gatewaySpec, env)
-  const problems: Array<{ variable: string; problem: string }> = []
-  if (cfg.NATS_URL && !cfg.TOUCHLINE_TOKEN_SECRET) {
+type Problem = { variable: string; problem: string }
+
+/**
+ * Rules that involve several gateway variables. The embedded mode runs them too, except the
+ * shared-secret rule (it generates a secret for its single process).
+ */
+export function gatewayConfigProblems(cfg: GatewayConfig, options: { requireSharedSecret: boolean }): Problem[] {
+  const problems: Problem[] = []
+  if (options.requireSharedSecret && cfg.NATS_URL && !cfg.TOUCHLINE_TOKEN_SECRET) {
     problems.push({
       variable: 'TOUCHLINE_TOKEN_SECRET',
       problem: 'is required when NATS_URL is set (the same secret as ingest, to verify viewer tokens for chat)',
@@ -144,6 +149,21 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
   if (cfg.WS_CHAT_SHED_BYTES > cfg.WS_SEND_BUFFER_MAX_BYTES) {
     problems.push({ variable: 'WS_CHAT_SHED_BYTES', problem: `must not exceed WS_SEND_BUFFER_MAX_BYTES (${cfg.WS_SEND_BUFFER_MAX_BYTES})` })
   }
+  // Two heartbeats may be lost before a live node counts as dead; with a heartbeat near the TTL
+  // the node would expire between heartbeats and its online counts would flap.
+  if (cfg.PRESENCE_HEARTBEAT_MS * 2 > cfg.PRESENCE_TTL_MS) {
+    problems.push({
+      variable: 'PRESENCE_HEARTBEAT_MS',
+      problem: `must be at most half of PRESENCE_TTL_MS (${cfg.PRESENCE_TTL_MS}); a third is recommended`,
+    })
+  }
+  return problems
+}
+
+/** Load and cross-check the gateway's variables; throws ConfigError naming each bad variable. */
+export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  const cfg = loadConfig(gatewaySpec, env)
+  const problems = gatewayConfigProblems(cfg, { requireSharedSecret: true })
   if (problems.length > 0) throw new ConfigError(problems)
   return cfg
 }

@@ -115,12 +115,11 @@ export class Connection implements Beating {
 
   /** Send an `error` frame (never throws). */
   error(code: WsErrorCode, message: string, extra: Partial<Pick<ErrorFrame, 'ref' | 'matchId' | 'retryAfterMs'>> = {}): void {
-    // (ErrorFrame's `code` is a union built from an array, which TypeBox's Static cannot narrow.)
-    const frame = { type: 'error', code, message } as Omit<ErrorFrame, 'code'> & { code: WsErrorCode }
+    const frame: ErrorFrame = { type: 'error', code, message }
     if (extra.ref !== undefined) frame.ref = extra.ref
     if (extra.matchId !== undefined) frame.matchId = extra.matchId
     if (extra.retryAfterMs !== undefined) frame.retryAfterMs = Math.max(0, Math.ceil(extra.retryAfterMs))
-    this.sender.send(encodeFrame(frame as unknown as ErrorFrame))
+    this.sender.send(encodeFrame(frame))
   }
 
   ping(): void {

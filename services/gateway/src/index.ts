@@ -5,6 +5,7 @@ export {
   defaultGatewaySettings,
   defaultNodeId,
   gatewaySpec,
+  gatewayConfigProblems,
   loadGatewayConfig,
   settingsFromConfig,
   type GatewayConfig,

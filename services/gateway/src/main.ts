@@ -65,7 +65,13 @@ async function main(): Promise<void> {
     const url = cfg.REDIS_URL[0] as string
     ;[presence, rateLimiter] = await Promise.all([
       // Redis is not on the delivery path: start within a second even when it is away.
-      connectRedisPresence({ url, prefix: `${cfg.REDIS_PREFIX}:presence`, ttlMs: cfg.PRESENCE_TTL_MS, connectTimeoutMs: 1000 }),
+      connectRedisPresence({
+        url,
+        prefix: `${cfg.REDIS_PREFIX}:presence`,
+        ttlMs: cfg.PRESENCE_TTL_MS,
+        heartbeatMs: cfg.PRESENCE_HEARTBEAT_MS,
+        connectTimeoutMs: 1000,
+      }),
       connectRedisRateLimiter({ url, prefix: `${cfg.REDIS_PREFIX}:rl`, connectTimeoutMs: 1000 }),
     ])
     if (presence.status().type !== 'connected') log.warn({ redis: url }, 'Redis is not reachable yet: presence is degraded until it is')
