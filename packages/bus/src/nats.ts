@@ -119,6 +119,10 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
       reconnectJitter: 100,
       pingInterval: 10_000,
       maxPingOut: 2,
+      // nats.js otherwise builds two Error objects (stack traces) per request to decorate a
+      // possible timeout: 19 % of ingest CPU in a profile of the append path. Our errors carry
+      // their own context (BusUnavailableError with the NATS error as cause).
+      noAsyncTraces: true,
     })
   } catch (err) {
     throw new BusUnavailableError(`cannot connect to NATS at ${String(options.servers)}: ${(err as Error).message}`, { cause: err })
