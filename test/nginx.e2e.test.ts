@@ -10,6 +10,7 @@
 import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { renderNginxConfig, type NginxDescription, type UpstreamDescription, type UpstreamServer } from '../nginx/src/index.ts'
+import { apiRequest } from '../infra/local/src/commentator.ts'
 import { Spectator, welcomeNode } from '../infra/local/src/spectator.ts'
 import {
   startNats,
@@ -106,13 +107,8 @@ async function spread(url: string, n: number, query?: Record<string, string>): P
   return counts
 }
 
-async function api(base: string, method: string, path: string, body?: unknown, key = ADMIN): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${base}/api${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  return { status: res.status, json: await res.json().catch(() => undefined) }
+function api(base: string, method: string, path: string, body?: unknown, key = ADMIN, idempotencyKey?: string) {
+  return apiRequest(base, method, path, { body, key, idempotencyKey })
 }
 
 describe('nginx in front of the gateways', () => {
@@ -326,7 +322,14 @@ describe('backups and failures', () => {
     let posted = 0
     const poster = (async () => {
       for (let i = 1; i <= total; i++) {
-        const r = await api(ngx.url, 'POST', `/v1/matches/${matchId}/events`, { kind: 'commentary', text: `event ${i}` }, COMMENTATOR)
+        const r = await api(
+          ngx.url,
+          'POST',
+          `/v1/matches/${matchId}/events`,
+          { kind: 'commentary', text: `event ${i}` },
+          COMMENTATOR,
+          `${matchId}-${i}`,
+        )
         expect(r.status).toBe(201)
         posted = i
         await new Promise((res) => setTimeout(res, 15))
@@ -358,8 +361,12 @@ describe('backups and failures', () => {
       expect(s.record.anomalies, `spectator on ${s.record.nodes.join('→')}`).toEqual([])
       expect(s.record.failedAttempts).toEqual([])
     }
+    // Exactly once, not only "nothing lost". A duplicate here comes from the gateway (a live event
+    // at or below the seq its snapshot/replay already covered), not from nginx or the runner.
+    const dups = all.flatMap((s) => s.record.duplicates)
+    expect.soft(dups, 'gateway delivered events twice').toEqual([])
     // The first 60 saw every event exactly once, in order, across their reconnects.
-    for (const s of spectators) expect(s.record.seqs).toEqual(Array.from({ length: total }, (_, i) => i + 1))
+    for (const s of spectators) expect([...new Set(s.record.seqs)]).toEqual(Array.from({ length: total }, (_, i) => i + 1))
     for (const s of victims) {
       expect(s.record.closes).toContain(1006)
       expect(s.record.nodes.length).toBe(2)

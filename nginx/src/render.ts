@@ -77,7 +77,7 @@ function mainContext(d: NormalDescription): string[] {
     out.push(`pid ${d.stateDir}/nginx.pid;`)
     out.push(`lock_file ${d.stateDir}/nginx.lock;`)
   }
-  if (d.logDir) out.push(`error_log ${d.logDir}/error.log notice;`)
+  if (d.logDir) out.push(`error_log ${d.logDir}/nginx-error.log notice;`)
   out.push('', 'events {', `  worker_connections ${d.workerConnections};`, '}', '')
   return out
 }
@@ -122,7 +122,7 @@ function httpSettings(d: NormalDescription): string[] {
     '  \'"uri":"$uri","match":"$arg_match","status":$status,"upstream":"$upstream_addr",\'',
     '  \'"upstream_status":"$upstream_status","seconds":$request_time,"bytes":$bytes_sent}\';',
   )
-  if (d.logDir && d.accessLog) out.push(`access_log ${d.logDir}/access.log touchline;`)
+  if (d.logDir && d.accessLog) out.push(`access_log ${d.logDir}/nginx-access.log touchline;`)
   else if (!d.accessLog) out.push('access_log off;')
   if (d.resolver.length > 0) out.push(`resolver ${d.resolver.join(' ')};`)
   if (d.trustedProxies.length > 0) {

@@ -49,7 +49,7 @@ export interface NginxDescription {
    * folders inside it). Unset: nginx's compiled-in defaults (a system install).
    */
   stateDir?: string
-  /** Directory for error.log and access.log (must exist). Default: `stateDir`, else nginx's defaults. */
+  /** Directory for nginx-error.log and nginx-access.log (must exist). Default: `stateDir`, else nginx's defaults. */
   logDir?: string
   /** Access log on or off (default on). */
   accessLog?: boolean

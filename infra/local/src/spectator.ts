@@ -23,20 +23,25 @@ export interface SpectatorRecord {
   nodes: string[]
   /** Close codes received, in order. */
   closes: number[]
-  /** Anything that breaks the contract: a gap, a duplicate, a reset snapshot, an error frame. */
+  /** A lost event (gap), a reset snapshot, a snapshot on resume, an error frame. */
   anomalies: string[]
+  /** Events received twice (a client can drop them by seq; the contract says exactly once). */
+  duplicates: string[]
   /** Failed connection attempts (HTTP status or error message). */
   failedAttempts: string[]
 }
 
 export class Spectator {
   readonly options: SpectatorOptions
-  readonly record: SpectatorRecord = { seqs: [], nodes: [], closes: [], anomalies: [], failedAttempts: [] }
+  readonly record: SpectatorRecord = { seqs: [], nodes: [], closes: [], anomalies: [], duplicates: [], failedAttempts: [] }
   /** Last event seq seen (or the snapshot's seq). */
   last = -1
   private ws: WebSocket | undefined
   private stopped = false
   private subscribedWaiters: Array<() => void> = []
+  /** The `since` of the current connection, and the frame types it received (for anomaly reports). */
+  private since = -1
+  private frames: string[] = []
   private subscribedCount = 0
 
   constructor(options: SpectatorOptions) {
@@ -86,6 +91,8 @@ export class Spectator {
     if (this.stopped) return
     const q = new URLSearchParams({ match: this.options.matchId })
     if (this.last >= 0) q.set('since', String(this.last))
+    this.since = this.last
+    this.frames = []
     const ws = new WebSocket(`${this.options.url}/ws?${q}`, { localAddress: this.options.localAddress, perMessageDeflate: false })
     this.ws = ws
     let opened = false
@@ -117,6 +124,7 @@ export class Spectator {
       this.record.anomalies.push(`not JSON: ${text.slice(0, 80)}`)
       return
     }
+    this.frames.push(f.type === 'event' ? String(f.seq) : f.type)
     switch (f.type) {
       case 'welcome':
         this.record.nodes.push(String(f.node))
@@ -133,7 +141,9 @@ export class Spectator {
         if (f.matchId !== this.options.matchId) break
         this.record.seqs.push(seq)
         if (this.last >= 0 && seq !== this.last + 1) {
-          this.record.anomalies.push(seq <= this.last ? `duplicate seq ${seq} (last ${this.last})` : `gap: ${this.last} -> ${seq}`)
+          const where = `on connection ${this.record.nodes.length} (since=${this.since}; frames: ${this.frames.slice(-12).join(' ')})`
+          if (seq <= this.last) this.record.duplicates.push(`seq ${seq} again ${where}`)
+          else this.record.anomalies.push(`gap ${this.last} -> ${seq} ${where}`)
         }
         if (seq > this.last) this.last = seq
         break

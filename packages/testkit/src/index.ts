@@ -16,6 +16,7 @@ export { startService, repoRoot, type ServiceName, type ServiceProcess, type Sta
 export {
   startNginx,
   confine,
+  guardProcessGroup,
   NginxConfigRejected,
   type NginxServer,
   type NginxContext,

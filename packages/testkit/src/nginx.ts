@@ -142,8 +142,8 @@ export async function startNginx(source: NginxConfigSource, options: NginxOption
     get config() {
       return config
     },
-    errorLog: () => readLog(`${prefix}/error.log`),
-    accessLog: () => readLog(`${prefix}/access.log`),
+    errorLog: () => readLog(logPath(config, 'error_log') ?? `${prefix}/error.log`),
+    accessLog: () => readLog(logPath(config, 'access_log') ?? `${prefix}/access.log`),
     workers: () => (child?.pid ? workersOf(child.pid) : []),
     async reload(next) {
       if (next !== undefined) current = next
@@ -232,6 +232,12 @@ function nginxTest(bin: string, text: string, prefix: string): void {
     throw new NginxConfigRejected(`nginx -t refused the configuration:\n${r.stdout}${r.stderr}\n--- configuration ---\n${text}`)
 }
 
+/** The file of the first `error_log` / `access_log` directive. */
+function logPath(config: string, directive: 'error_log' | 'access_log'): string | undefined {
+  const m = new RegExp(`^\\s*${directive}\\s+(/[^\\s;]+)`, 'm').exec(config)
+  return m?.[1]
+}
+
 function readLog(path: string): string {
   return existsSync(path) ? readFileSync(path, 'utf8') : ''
 }
@@ -276,6 +282,15 @@ async function killGroup(c: ChildProcess): Promise<void> {
 }
 
 // ---- the group guard -----------------------------------------------------------------------------
+
+/**
+ * Kill process group `pgid` (a child spawned with `detached: true`, e.g. by the local stack runner)
+ * if this process dies without cleaning up. Returns a function that stops guarding it.
+ */
+export function guardProcessGroup(pgid: number): () => void {
+  guard(`+${pgid}`)
+  return () => guard(`-${pgid}`)
+}
 
 const groups = new Set<number>()
 let guardProc: ChildProcess | undefined
