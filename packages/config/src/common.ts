@@ -12,6 +12,9 @@ export const commonSpec = {
     describe: 'HMAC secret for viewer tokens (shared by ingest and gateways); generated in embedded mode',
   }),
   TOUCHLINE_API_KEYS: apiKeys({ describe: 'comma-separated role:key pairs (admin, commentator)' }),
+  TOUCHLINE_API_KEYS_FILE: optionalStr({
+    describe: 'file with one role:key per line (# comments); read at start and again on SIGHUP, so keys rotate without a restart',
+  }),
   TRUST_PROXY: optionalStr({ describe: 'addresses whose X-Forwarded-For is trusted (e.g. 127.0.0.1)' }),
   SHUTDOWN_GRACE_MS: int({ default: 10000, min: 0, max: 600000, describe: 'how long a drain may take before exit' }),
 } as const

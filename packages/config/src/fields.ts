@@ -121,6 +121,20 @@ export interface ApiKey {
   key: string
 }
 
+/** Parse `role:key` entries (e.g. `admin:k1`); throws naming the entry that is wrong. */
+export function parseApiKeys(entries: readonly string[]): ApiKey[] {
+  return entries.map((pair, i) => {
+    const idx = pair.indexOf(':')
+    const role = pair.slice(0, idx).trim()
+    const key = pair.slice(idx + 1).trim()
+    if (idx < 0 || (role !== 'admin' && role !== 'commentator')) {
+      throw new Error(`entry ${i + 1} must be admin:<key> or commentator:<key>`)
+    }
+    if (key.length < 8) throw new Error(`entry ${i + 1} (${role}) has a key shorter than 8 characters`)
+    return { role, key }
+  })
+}
+
 /** `role:key` pairs, comma-separated: `admin:k1,commentator:k2`. */
 export function apiKeys(o: { describe?: string } = {}): Field<ApiKey[] | undefined> {
   return {
@@ -128,16 +142,7 @@ export function apiKeys(o: { describe?: string } = {}): Field<ApiKey[] | undefin
     defaultText: '(unset)',
     parse(raw) {
       if (raw === undefined || raw.trim() === '') return undefined
-      return raw.split(',').map((pair, i) => {
-        const idx = pair.indexOf(':')
-        const role = pair.slice(0, idx).trim()
-        const key = pair.slice(idx + 1).trim()
-        if (idx < 0 || (role !== 'admin' && role !== 'commentator')) {
-          throw new Error(`entry ${i + 1} must be admin:<key> or commentator:<key>`)
-        }
-        if (key.length < 8) throw new Error(`entry ${i + 1} (${role}) has a key shorter than 8 characters`)
-        return { role, key }
-      })
+      return parseApiKeys(raw.split(','))
     },
   }
 }

@@ -40,3 +40,35 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NAME: str() }, {})).toThrow('NAME is required')
   })
 })
+
+describe('resolveApiKeys', () => {
+  it('merges TOUCHLINE_API_KEYS with the lines of TOUCHLINE_API_KEYS_FILE and re-reads the file', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs')
+    const { join } = await import('node:path')
+    const { tmpdir } = await import('node:os')
+    const { resolveApiKeys } = await import('./index.ts')
+    const file = join(mkdtempSync(join(tmpdir(), 'keys-')), 'keys')
+    writeFileSync(file, '# rotated 2026-11-25\nadmin:file-admin-1\n\ncommentator:file-comm-1  # desk 2\n')
+    const cfg = loadConfig(commonSpec, { TOUCHLINE_API_KEYS: 'admin:env-admin-1', TOUCHLINE_API_KEYS_FILE: file })
+    expect(resolveApiKeys(cfg)).toEqual([
+      { role: 'admin', key: 'env-admin-1' },
+      { role: 'admin', key: 'file-admin-1' },
+      { role: 'commentator', key: 'file-comm-1' },
+    ])
+    writeFileSync(file, 'commentator:file-comm-2\n')
+    expect(resolveApiKeys(cfg).map((k) => k.key)).toEqual(['env-admin-1', 'file-comm-2'])
+  })
+
+  it('names TOUCHLINE_API_KEYS_FILE when it is missing or malformed', async () => {
+    const { resolveApiKeys } = await import('./index.ts')
+    expect(() => resolveApiKeys({ TOUCHLINE_API_KEYS_FILE: '/nonexistent/keys' })).toThrow(
+      /^TOUCHLINE_API_KEYS_FILE cannot be read: ENOENT/,
+    )
+    const { mkdtempSync, writeFileSync } = await import('node:fs')
+    const { join } = await import('node:path')
+    const { tmpdir } = await import('node:os')
+    const file = join(mkdtempSync(join(tmpdir(), 'keys-')), 'keys')
+    writeFileSync(file, 'root:abcdefghij\n')
+    expect(() => resolveApiKeys({ TOUCHLINE_API_KEYS_FILE: file })).toThrow(/^TOUCHLINE_API_KEYS_FILE entry 1 must be admin/)
+  })
+})

@@ -2,7 +2,8 @@
  * The only reader of process.env. A service declares its variables as a spec of fields and gets a
  * typed, validated object; anything wrong throws one ConfigError naming every bad variable.
  */
-import type { Field } from './fields.ts'
+import { readFileSync } from 'node:fs'
+import { type ApiKey, type Field, parseApiKeys } from './fields.ts'
 
 export type Spec = Record<string, Field<unknown>>
 export type ConfigOf<S extends Spec> = { [K in keyof S]: S[K] extends Field<infer T> ? T : never }
@@ -35,6 +36,38 @@ export function describeSpec(spec: Spec): string {
   return Object.entries(spec)
     .map(([name, f]) => `| \`${name}\` | ${f.defaultText} | ${f.describe} |`)
     .join('\n')
+}
+
+/**
+ * The API keys of TOUCHLINE_API_KEYS plus those of TOUCHLINE_API_KEYS_FILE (read now: call it
+ * again on SIGHUP to pick up a rotated file). Throws ConfigError naming the variable.
+ */
+export function resolveApiKeys(cfg: { TOUCHLINE_API_KEYS?: ApiKey[] | undefined; TOUCHLINE_API_KEYS_FILE?: string | undefined }): ApiKey[] {
+  const keys = [...(cfg.TOUCHLINE_API_KEYS ?? [])]
+  const file = cfg.TOUCHLINE_API_KEYS_FILE
+  if (file) {
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (err) {
+      throw new ConfigError([
+        {
+          variable: 'TOUCHLINE_API_KEYS_FILE',
+          problem: `cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (${file})`,
+        },
+      ])
+    }
+    const lines = text
+      .split('\n')
+      .map((l) => l.replace(/#.*/, '').trim())
+      .filter(Boolean)
+    try {
+      keys.push(...parseApiKeys(lines))
+    } catch (err) {
+      throw new ConfigError([{ variable: 'TOUCHLINE_API_KEYS_FILE', problem: `${(err as Error).message} (${file})` }])
+    }
+  }
+  return keys
 }
 
 /**

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { type Bus, connectNatsBus, MemoryBus } from '@touchline/bus'
-import { type ApiKey, failStartup } from '@touchline/config'
+import { type ApiKey, failStartup, resolveApiKeys } from '@touchline/config'
 import { defaultNodeId, settingsFromConfig } from '@touchline/gateway'
 import { keyRing } from '@touchline/ingest'
 import { connectRedisPresence, MemoryPresence, type PresenceStore } from '@touchline/presence'
@@ -125,8 +125,14 @@ async function main(): Promise<void> {
     if (cfg.NATS_URL) log.warn('TOUCHLINE_TOKEN_SECRET is unset: generated one; chat tokens from other processes will not verify here')
   }
 
-  const generated = !cfg.TOUCHLINE_API_KEYS
-  const keys = cfg.TOUCHLINE_API_KEYS ?? generatedKeys()
+  let configured: ApiKey[]
+  try {
+    configured = resolveApiKeys(cfg)
+  } catch (err) {
+    return failStartup('touchline', err)
+  }
+  const generated = configured.length === 0
+  const keys = generated ? generatedKeys() : configured
   const ring = keyRing(keys)
 
   const registry = new Registry()
@@ -226,7 +232,12 @@ async function main(): Promise<void> {
       return
     }
     log.level = next.LOG_LEVEL
-    if (next.TOUCHLINE_API_KEYS) ring.replace(next.TOUCHLINE_API_KEYS)
+    try {
+      const keys = resolveApiKeys(next)
+      if (keys.length > 0) ring.replace(keys)
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'SIGHUP: API keys not reloaded, keeping the current ones')
+    }
     gateway.reload(settingsFromConfig(next)).then(
       () => log.info('configuration reloaded (API keys, limits, log level, banned words)'),
       (err: unknown) => log.error({ err }, 'SIGHUP: reload failed'),

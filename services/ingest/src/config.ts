@@ -22,10 +22,11 @@ export type IngestConfig = ConfigOf<typeof ingestSpec>
 export function loadIngestConfig(env: Record<string, string | undefined> = process.env): IngestConfig {
   const cfg = loadConfig(ingestSpec, env)
   const problems: Array<{ variable: string; problem: string }> = []
-  if (!cfg.TOUCHLINE_API_KEYS) {
+  if (!cfg.TOUCHLINE_API_KEYS && !cfg.TOUCHLINE_API_KEYS_FILE) {
     problems.push({
       variable: 'TOUCHLINE_API_KEYS',
-      problem: 'is required for a standalone ingest (e.g. admin:<key>,commentator:<key>; keys of 8+ characters)',
+      problem:
+        'is required for a standalone ingest, or TOUCHLINE_API_KEYS_FILE (e.g. admin:<key>,commentator:<key>; keys of 8+ characters)',
     })
   }
   if (cfg.NATS_URL && !cfg.TOUCHLINE_TOKEN_SECRET) {

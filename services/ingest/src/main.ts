@@ -7,10 +7,10 @@
  * - SIGTERM / SIGINT: close the app (new requests get 503 at once via return503OnClosing, /readyz
  *   turns 503, requests in flight finish), then close the bus (flushes) and presence; the process
  *   exits when its event loop is empty, or after SHUTDOWN_GRACE_MS at the latest.
- * - SIGHUP: reload TOUCHLINE_API_KEYS and LOG_LEVEL without dropping a connection.
+ * - SIGHUP: re-read TOUCHLINE_API_KEYS_FILE (key rotation) and LOG_LEVEL without dropping a connection.
  */
 import { type Bus, connectNatsBus, MemoryBus } from '@touchline/bus'
-import { failStartup } from '@touchline/config'
+import { failStartup, resolveApiKeys } from '@touchline/config'
 import { connectRedisPresence, MemoryPresence, type PresenceStore } from '@touchline/presence'
 import { randomSecret } from '@touchline/tokens'
 import pino from 'pino'
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
 
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
-  const ring = keyRing(cfg.TOUCHLINE_API_KEYS ?? [])
+  const ring = keyRing(resolveApiKeys(cfg))
   const app = buildIngestApp(
     {
       bus,
@@ -117,9 +117,9 @@ async function main(): Promise<void> {
   process.on('SIGHUP', () => {
     try {
       const next = loadIngestConfig()
-      ring.replace(next.TOUCHLINE_API_KEYS ?? [])
+      ring.replace(resolveApiKeys(next))
       log.level = next.LOG_LEVEL
-      log.info({ keys: ring.size }, 'configuration reloaded (API keys, log level)')
+      log.info({ keys: ring.size }, 'configuration reloaded (API keys file, log level)')
     } catch (err) {
       log.error({ err: (err as Error).message }, 'SIGHUP: configuration not reloaded, keeping the current one')
     }
