@@ -8,7 +8,15 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort, type RedisServer, type ServiceProcess, startProcess, startRedis, startService } from '../packages/testkit/src/index.ts'
+import {
+  freePort,
+  type RedisServer,
+  type ServiceProcess,
+  startNats,
+  startProcess,
+  startRedis,
+  startService,
+} from '../packages/testkit/src/index.ts'
 import {
   type FakeGateway,
   getJson,
@@ -271,6 +279,58 @@ describe('monitor (real processes)', () => {
     expect(logged.some((l) => l.alert?.target?.name === 'alerts:email' && l.alert.type === 'degraded')).toBe(true)
     await monitor.stop()
     expect(monitor.proc.child.exitCode).toBe(0)
+  })
+
+  it('canary: a gateway answering /readyz 200 but delivering nothing is down; a delivering one stays up', async (ctx) => {
+    if (!HAVE_GATEWAY) ctx.skip()
+    // ingest and gw-ok share NATS A; gw-miswired is on NATS B: healthy, but it never sees an event.
+    const [natsA, natsB] = await Promise.all([startNats(), startNats()])
+    cleanup.push(
+      () => natsA.stop(),
+      () => natsB.stop(),
+    )
+    const secret = 'canary-test-secret-0123456789'
+    const key = 'admin-key-0123456789' // an admin key may create the canary match
+    const common = { TOUCHLINE_TOKEN_SECRET: secret, TOUCHLINE_API_KEYS: `admin:${key}` }
+    const [ingest, ok, miswired] = await Promise.all([
+      startService('ingest', { env: { ...common, NATS_URL: natsA.url } }),
+      startService('gateway', { env: { ...common, NATS_URL: natsA.url } }),
+      startService('gateway', { env: { ...common, NATS_URL: natsB.url } }),
+    ])
+    cleanup.push(
+      () => ingest.kill(),
+      () => ok.kill(),
+      () => miswired.kill(),
+    )
+    expect((await fetch(`${miswired.url}/readyz`)).status).toBe(200)
+    const hook = await startWebhookReceiver()
+    cleanup.push(hook.close)
+    const monitor = await startService('monitor', {
+      env: {
+        MONITOR_TARGETS: `ok=gateway+${ok.url} miswired=gateway+${miswired.url}`,
+        MONITOR_INTERVAL_MS: '300',
+        MONITOR_CANARY_URL: ingest.url,
+        MONITOR_CANARY_KEY: key,
+        MONITOR_CANARY_INTERVAL_MS: '300',
+        MONITOR_CANARY_TIMEOUT_MS: '600',
+        MONITOR_WEBHOOK_URL: hook.url,
+      },
+    })
+    cleanup.push(() => monitor.kill())
+    const down = await waitFor('miswired down', () => hook.alerts({ target: 'miswired', type: 'down' })[0], 8000, 20).catch(
+      async (err: Error) => {
+        throw new Error(`${err.message}: ${JSON.stringify((await status(monitor)).targets)}`)
+      },
+    )
+    expect(down.error).toMatch(/canary/)
+    const st = await status(monitor)
+    expect(
+      st.targets.find((t) => t.name === 'canary'),
+      JSON.stringify(st.targets),
+    ).toMatchObject({ kind: 'canary', state: 'up' })
+    expect(st.targets.find((t) => t.name === 'ok')).toMatchObject({ state: 'up', lastError: null })
+    expect(hook.alerts({ target: 'ok' })).toEqual([])
+    expect((await fetch(`${miswired.url}/readyz`)).status).toBe(200)
   })
 
   describe('with real Redis', () => {

@@ -116,6 +116,13 @@ describe('monitor configuration', () => {
       /^MONITOR_WEBHOOK_URL is not a valid URL/,
     )
     expect(fails({ MONITOR_TARGETS: 'tcp://127.0.0.1:1', MONITOR_SMTP_URL: 'smtp://mail:25' })).toMatch(/MONITOR_EMAIL_TO is required/)
+    expect(fails({ MONITOR_TARGETS: 'tcp://127.0.0.1:1', MONITOR_CANARY_URL: 'http://ingest:8081' })).toMatch(
+      /MONITOR_CANARY_KEY is required/,
+    )
+    expect(
+      loadMonitorConfig({ MONITOR_TARGETS: 'tcp://127.0.0.1:1', MONITOR_CANARY_URL: 'http://lb/api', MONITOR_CANARY_KEY: 'k-12345678' })
+        .canary,
+    ).toEqual({ url: 'http://lb/api', key: 'k-12345678', matchId: 'monitor-canary', intervalMs: 10_000, timeoutMs: 3000 })
   })
 
   it('refuses a timeout longer than the interval, duplicate names, unknown file keys and no targets', () => {

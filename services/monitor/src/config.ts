@@ -9,7 +9,8 @@
  */
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { bool, ConfigError, commonSpec, type Field, int, loadConfig, optionalStr, urls } from '@touchline/config'
+import { bool, ConfigError, commonSpec, type Field, int, loadConfig, optionalStr, str, urls } from '@touchline/config'
+import type { CanaryConfig } from './checks/canary.ts'
 import { type AnyKind, TARGET_KINDS, type TargetKind, type TargetSpec } from './types.ts'
 
 /** An optional whole number: undefined when unset, so the file or the default can apply. */
@@ -139,6 +140,19 @@ export const monitorSpec = {
     max: 86_400_000 * 7,
     describe: 'how long a gateway that vanished from presence without leaving (crash) stays watched',
   }),
+  MONITOR_CANARY_URL: urls({
+    protocols: ['http:', 'https:'],
+    describe: 'ingest API base (e.g. http://ingest:8081 or http://lb/api): post a canary event there and expect it on every gateway',
+  }),
+  MONITOR_CANARY_KEY: optionalStr({ describe: 'commentator (or admin) API key for the canary (required with MONITOR_CANARY_URL)' }),
+  MONITOR_CANARY_MATCH: str({ default: 'monitor-canary', pattern: /^[A-Za-z0-9_-]{1,64}$/, describe: 'match id the canary events go to' }),
+  MONITOR_CANARY_INTERVAL_MS: int({ default: 10_000, min: 100, max: 3_600_000, describe: 'how often a canary event is posted' }),
+  MONITOR_CANARY_TIMEOUT_MS: int({
+    default: 3000,
+    min: 50,
+    max: 600_000,
+    describe: 'a canary not on a gateway this long after it was posted fails that gateway',
+  }),
   MONITOR_FLUSH_MS: int({ default: 5000, min: 0, max: 600_000, describe: 'on SIGTERM, how long pending alerts may still be delivered' }),
   MONITOR_ALERT_QUEUE_MAX: int({
     default: 1000,
@@ -189,6 +203,8 @@ export interface MonitorConfig {
   stateRedisUrl?: string
   statePrefix: string
   discovery?: DiscoveryConfig
+  /** Post canary events through ingest and expect them on every gateway. */
+  canary?: CanaryConfig
   flushMs: number
   shutdownGraceMs: number
   alertQueueMax: number
@@ -319,6 +335,24 @@ export function loadMonitorConfig(env: Record<string, string | undefined> = proc
         }
       : undefined
 
+  let canary: CanaryConfig | undefined
+  const canaryUrl = v.MONITOR_CANARY_URL?.[0]
+  if (canaryUrl) {
+    if (!v.MONITOR_CANARY_KEY)
+      problems.push({
+        variable: 'MONITOR_CANARY_KEY',
+        problem: 'is required when MONITOR_CANARY_URL is set (a commentator or admin API key)',
+      })
+    else
+      canary = {
+        url: canaryUrl,
+        key: v.MONITOR_CANARY_KEY,
+        matchId: v.MONITOR_CANARY_MATCH,
+        intervalMs: v.MONITOR_CANARY_INTERVAL_MS,
+        timeoutMs: v.MONITOR_CANARY_TIMEOUT_MS,
+      }
+  }
+
   if (problems.length === 0 && targets.length === 0 && !discovery) {
     problems.push({
       variable: 'MONITOR_TARGETS',
@@ -345,6 +379,7 @@ export function loadMonitorConfig(env: Record<string, string | undefined> = proc
     stateRedisUrl: v.MONITOR_REDIS_URL?.[0] ?? v.REDIS_URL?.[0],
     statePrefix: `${v.REDIS_PREFIX}:monitor`,
     discovery,
+    ...(canary ? { canary } : {}),
     flushMs: v.MONITOR_FLUSH_MS,
     shutdownGraceMs: v.SHUTDOWN_GRACE_MS,
     alertQueueMax: v.MONITOR_ALERT_QUEUE_MAX,

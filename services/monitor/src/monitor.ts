@@ -21,6 +21,7 @@ import { hostname } from 'node:os'
 import type { Logger } from 'pino'
 import type { Channel, Delivery } from './alerts/dispatcher.ts'
 import { Dispatcher } from './alerts/dispatcher.ts'
+import { CanaryProbe } from './checks/canary.ts'
 import { checkFor as defaultCheckFor } from './checks/index.ts'
 import { errorText, withAbort } from './checks/util.ts'
 import { displayTarget, gatewayBase, type MonitorConfig } from './config.ts'
@@ -88,6 +89,7 @@ export class Monitor {
   #stopping = false
   #discoveryError: string | undefined
   #discoveredOnce = false
+  readonly #canary: CanaryProbe | undefined
   #lateLoggedAt = 0
 
   constructor(deps: MonitorDeps) {
@@ -108,6 +110,7 @@ export class Monitor {
         }
       },
     })
+    this.#canary = deps.config.canary ? new CanaryProbe(deps.config.canary, this.#now) : undefined
     this.#dispatcher = new Dispatcher({
       channels: deps.channels,
       queueMax: deps.config.alertQueueMax,
@@ -132,6 +135,22 @@ export class Monitor {
       )
     }
 
+    if (this.#canary) {
+      const c = this.#canary.config
+      const spec: TargetSpec = {
+        name: 'canary',
+        kind: 'canary',
+        target: `${c.url.replace(/\/+$/, '')}/v1/matches/${c.matchId}/events`,
+        intervalMs: c.intervalMs,
+        timeoutMs: Math.min(c.intervalMs, Math.max(config.timeoutMs, 3000)),
+        failThreshold: config.failThreshold,
+        recoverThreshold: config.recoverThreshold,
+        latencyP99Ms: config.latencyP99Ms,
+        latencyWindowMs: config.latencyWindowMs,
+        discovered: false,
+      }
+      this.#add(spec, 0, this.#canary.check())
+    }
     config.targets.forEach((spec, i) => {
       this.#add(spec, spread(i, config.targets.length, spec.intervalMs))
     })
@@ -238,7 +257,7 @@ export class Monitor {
     const fits = p && p.kind === spec.kind && p.target === spec.target
     const rt: Runtime = {
       spec,
-      check: check === null ? undefined : (check ?? (this.#d.checkFor ?? defaultCheckFor)(spec)),
+      check: check === null ? undefined : (check ?? this.#checkFor(spec)),
       track: fits ? { state: p.state, since: p.since, streak: 0 } : { state: 'unknown', since: this.#now(), streak: 0 },
       lastError: fits ? p.lastError : undefined,
       alertedType: fits ? p.alertedType : undefined,
@@ -249,6 +268,11 @@ export class Monitor {
     this.#d.metrics.setState(spec.name, spec.kind, rt.track.state)
     if (rt.check) this.#scheduler.add({ id: spec.name, intervalMs: spec.intervalMs, run: () => this.#run(rt) }, offsetMs)
     return rt
+  }
+
+  #checkFor(spec: TargetSpec): Check {
+    if (this.#d.checkFor) return this.#d.checkFor(spec)
+    return defaultCheckFor(spec, this.#canary ? { canary: this.#canary } : {})
   }
 
   #remove(rt: Runtime, why: string): void {

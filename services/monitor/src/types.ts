@@ -6,8 +6,11 @@
 /** Kinds a configuration may name. `gateway` is an HTTP health check plus the fan-out latency objective. */
 export const TARGET_KINDS = ['tcp', 'http', 'nats', 'redis', 'nginx', 'gateway'] as const
 export type TargetKind = (typeof TARGET_KINDS)[number]
-/** `channel` is an alert channel the monitor watches about itself (e.g. `alerts:email`). */
-export type AnyKind = TargetKind | 'channel'
+/**
+ * `channel` is an alert channel the monitor watches about itself (e.g. `alerts:email`); `canary`
+ * is the canary event posted through ingest (see checks/canary.ts).
+ */
+export type AnyKind = TargetKind | 'channel' | 'canary'
 
 export type TargetState = 'up' | 'down' | 'degraded' | 'unknown'
 

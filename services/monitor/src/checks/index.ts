@@ -1,5 +1,6 @@
 /** Builds the check for a target from its kind. */
 import type { Check, TargetSpec } from '../types.ts'
+import type { CanaryProbe } from './canary.ts'
 import { httpCheck } from './http.ts'
 import { gatewayCheck } from './latency.ts'
 import { natsCheck } from './nats.ts'
@@ -7,7 +8,7 @@ import { nginxCheck } from './nginx.ts'
 import { redisCheck } from './redis.ts'
 import { tcpCheck } from './tcp.ts'
 
-export function checkFor(spec: TargetSpec): Check {
+export function checkFor(spec: TargetSpec, context: { canary?: CanaryProbe } = {}): Check {
   switch (spec.kind) {
     case 'tcp':
       return tcpCheck(spec.target)
@@ -16,12 +17,13 @@ export function checkFor(spec: TargetSpec): Check {
     case 'nginx':
       return nginxCheck(spec.target)
     case 'gateway':
-      return gatewayCheck(spec)
+      return gatewayCheck(spec, context.canary ? { canary: context.canary } : {})
     case 'nats':
       return natsCheck(spec.target, spec.timeoutMs)
     case 'redis':
       return redisCheck(spec.target, spec.timeoutMs)
     case 'channel':
-      throw new Error(`target ${spec.name}: a channel has no check of its own`)
+    case 'canary':
+      throw new Error(`target ${spec.name}: a ${spec.kind} target has no check of its own`)
   }
 }

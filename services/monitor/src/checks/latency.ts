@@ -9,6 +9,7 @@
  * The gateway check is the health check (`/readyz`) and this, read concurrently.
  */
 import type { Check, Observation, TargetSpec } from '../types.ts'
+import { CanaryListener, type CanaryProbe, wsUrl } from './canary.ts'
 import { classifyHealth, httpGet, is2xx } from './http.ts'
 import { errorText, performance, since } from './util.ts'
 
@@ -177,39 +178,61 @@ function isReset(prev: HistogramSnapshot, cur: HistogramSnapshot): boolean {
   return false
 }
 
-/** A gateway: `/readyz` as the health, plus the fan-out p99 objective from `/metrics`. */
-export function gatewayCheck(spec: Pick<TargetSpec, 'target' | 'latencyP99Ms' | 'latencyWindowMs'>, now: () => number = Date.now): Check {
+/**
+ * A gateway: `/readyz` as the health, plus the fan-out p99 objective from `/metrics`, plus (when a
+ * canary is configured) delivery of the canary events on a WebSocket of its own.
+ */
+export function gatewayCheck(
+  spec: Pick<TargetSpec, 'target' | 'latencyP99Ms' | 'latencyWindowMs'>,
+  options: { canary?: CanaryProbe; now?: () => number } = {},
+): Check {
+  const now = options.now ?? Date.now
   const window = new LatencyWindow(spec.latencyWindowMs)
+  const probe = options.canary
+  let listener: CanaryListener | undefined
+  const withCanary = (obs: Observation): Observation => {
+    if (!probe || obs.result === 'fail') return obs
+    listener ??= new CanaryListener(wsUrl(spec.target, probe.config.matchId), probe.config.matchId, now)
+    const why = listener.verdict(probe, probe.config.timeoutMs)
+    return why ? { ...obs, result: 'fail', error: why } : obs
+  }
   return {
-    async run(signal): Promise<Observation> {
-      const t0 = performance.now()
-      const [ready, metrics] = await Promise.allSettled([
-        httpGet(`${spec.target}/readyz`, signal),
-        httpGet(`${spec.target}/metrics`, signal, 'text/plain'),
-      ])
-      if (ready.status === 'rejected') return { result: 'fail', error: errorText(ready.reason), latencyMs: since(t0) }
-      const obs = classifyHealth(ready.value, is2xx)
-      if (obs.result === 'fail') return obs
-      if (metrics.status === 'rejected' || metrics.value.status !== 200) {
-        const why = metrics.status === 'rejected' ? errorText(metrics.reason) : `HTTP ${metrics.value.status}`
-        return {
-          result: 'degraded',
-          error: [obs.error, `cannot read /metrics: ${why}`].filter(Boolean).join('; '),
-          latencyMs: obs.latencyMs,
-        }
-      }
-      const h = parseHistogram(metrics.value.text, FANOUT_METRIC)
-      if (!h) return obs
-      const q = window.add(now(), h)
-      if (!q) return obs
-      const p99Ms = Math.round(q.seconds * 1000 * 100) / 100
-      const out: Observation = { ...obs, p99Ms }
-      if (q.aboveLargestBucket || p99Ms > spec.latencyP99Ms) {
-        const shown = q.aboveLargestBucket ? `above ${p99Ms}` : `${p99Ms}`
-        const msg = `fan-out p99 ${shown} ms > objective ${spec.latencyP99Ms} ms (${q.observations} deliveries in the last ${Math.round(spec.latencyWindowMs / 1000)} s)`
-        return { ...out, result: 'degraded', error: [obs.error, msg].filter(Boolean).join('; ') }
-      }
-      return out
+    async close() {
+      listener?.close()
     },
+    async run(signal): Promise<Observation> {
+      return withCanary(await scrape(signal))
+    },
+  }
+
+  async function scrape(signal: AbortSignal): Promise<Observation> {
+    const t0 = performance.now()
+    const [ready, metrics] = await Promise.allSettled([
+      httpGet(`${spec.target}/readyz`, signal),
+      httpGet(`${spec.target}/metrics`, signal, 'text/plain'),
+    ])
+    if (ready.status === 'rejected') return { result: 'fail', error: errorText(ready.reason), latencyMs: since(t0) }
+    const obs = classifyHealth(ready.value, is2xx)
+    if (obs.result === 'fail') return obs
+    if (metrics.status === 'rejected' || metrics.value.status !== 200) {
+      const why = metrics.status === 'rejected' ? errorText(metrics.reason) : `HTTP ${metrics.value.status}`
+      return {
+        result: 'degraded',
+        error: [obs.error, `cannot read /metrics: ${why}`].filter(Boolean).join('; '),
+        latencyMs: obs.latencyMs,
+      }
+    }
+    const h = parseHistogram(metrics.value.text, FANOUT_METRIC)
+    if (!h) return obs
+    const q = window.add(now(), h)
+    if (!q) return obs
+    const p99Ms = Math.round(q.seconds * 1000 * 100) / 100
+    const out: Observation = { ...obs, p99Ms }
+    if (q.aboveLargestBucket || p99Ms > spec.latencyP99Ms) {
+      const shown = q.aboveLargestBucket ? `above ${p99Ms}` : `${p99Ms}`
+      const msg = `fan-out p99 ${shown} ms > objective ${spec.latencyP99Ms} ms (${q.observations} deliveries in the last ${Math.round(spec.latencyWindowMs / 1000)} s)`
+      return { ...out, result: 'degraded', error: [obs.error, msg].filter(Boolean).join('; ') }
+    }
+    return out
   }
 }
