@@ -255,6 +255,7 @@ export async function scale(options: ScaleOptions): Promise<StackStatus> {
   const log = options.log ?? (() => {})
   const n = options.gateways
   if (!Number.isInteger(n) || n < 1 || n > 64) throw new StackError(`--gateways must be 1-64, got ${n}`)
+  requireState(stateDir)
   return withLock(stateDir, async () => {
     const state = requireState(stateDir)
     const nginx = state.procs.find((p) => p.role === 'nginx')

@@ -196,9 +196,10 @@ const TEMP_DIRECTIVES = ['client_body_temp_path', 'proxy_temp_path', 'fastcgi_te
  * paths (/run/nginx.pid, /var/log/nginx, /var/lib/nginx).
  */
 export function confine(text: string, prefix: string, user: string | undefined): string {
-  const has = (d: string) => new RegExp(`^\\s*${d}\\s`, 'm').test(text)
+  // A directive starts a line or follows `;`, `{` or `}` (one-line configurations are fine).
+  const has = (d: string) => new RegExp(`(?:^|[;{}])\\s*${d}\\s`, 'm').test(text)
   for (const d of PATH_DIRECTIVES) {
-    for (const m of text.matchAll(new RegExp(`^\\s*${d}\\s+([^\\s;]+)`, 'gm'))) {
+    for (const m of text.matchAll(new RegExp(`(?:^|[;{}])\\s*${d}\\s+([^\\s;]+)`, 'gm'))) {
       const p = m[1] as string
       if (p === 'off' || p === 'stderr' || p.startsWith('syslog:') || p.startsWith('memory:') || p === '/dev/stderr' || p === '/dev/null')
         continue
@@ -217,8 +218,8 @@ export function confine(text: string, prefix: string, user: string | undefined):
   if (!has('access_log')) http.push(`access_log ${prefix}/access.log;`)
   let out = text
   if (http.length > 0) {
-    if (!/^\s*http\s*\{/m.test(out)) throw new NginxConfigRejected('testkit: the nginx configuration has no http { } block')
-    out = out.replace(/^(\s*http\s*\{)/m, `$1\n  ${http.join('\n  ')}`)
+    if (!/(?:^|[;{}])\s*http\s*\{/m.test(out)) throw new NginxConfigRejected('testkit: the nginx configuration has no http { } block')
+    out = out.replace(/((?:^|[;{}])\s*http\s*\{)/m, `$1\n  ${http.join('\n  ')}`)
   }
   return main.length > 0 ? `${main.join('\n')}\n${out}` : out
 }
