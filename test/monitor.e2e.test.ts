@@ -3,7 +3,9 @@
  * watching real gateway processes (stopped, killed, restarted), with a webhook receiver and an
  * SMTP sink in this test, and real Redis for state and presence.
  */
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
@@ -232,6 +234,46 @@ describe('monitor (real processes)', () => {
         expect(out).toMatch(expected)
       }),
     )
+  })
+
+  it('SIGHUP re-reads MONITOR_CONFIG: targets added and removed, state kept, a broken file ignored', async () => {
+    const hook = await startWebhookReceiver()
+    cleanup.push(hook.close)
+    const dir = mkdtempSync(join(tmpdir(), 'monitor-e2e-'))
+    const file = join(dir, 'monitor.json')
+    const closed = await freePort()
+    const write = (targets: unknown[]) => writeFileSync(file, JSON.stringify({ intervalMs: 200, targets }))
+    const dead = { name: 'dead', kind: 'tcp', target: `127.0.0.1:${closed}` }
+    write([dead])
+    const monitor = await startService('monitor', { env: { MONITOR_CONFIG: file, MONITOR_WEBHOOK_URL: hook.url } })
+    cleanup.push(() => monitor.kill())
+    await waitFor('dead down', () => hook.alerts({ target: 'dead', type: 'down' })[0], 5000, 20)
+
+    // Add a target, change the other's timing only (same address: keeps its state, no new alert).
+    write([
+      { ...dead, failThreshold: 3 },
+      { name: 'self', kind: 'http', target: `${monitor.url}/healthz` },
+    ])
+    monitor.proc.child.kill('SIGHUP')
+    await waitFor(
+      'self up',
+      async () => ((await status(monitor)).targets.find((t) => t.name === 'self')?.state === 'up' ? true : undefined),
+      5000,
+      20,
+    )
+    expect((await status(monitor)).targets.find((t) => t.name === 'dead')?.state).toBe('down')
+
+    // A broken file: logged, the running configuration stays.
+    writeFileSync(file, '{ "targets": [ { "name": "x", "kind": "kafka", "target": "x" } ] }')
+    monitor.proc.child.kill('SIGHUP')
+    await waitFor('reload refused', () => (monitor.output().includes('SIGHUP: configuration not reloaded') ? true : undefined), 3000, 20)
+    expect(monitor.output()).toMatch(/unknown target kind \\"kafka\\"/)
+
+    write([{ name: 'self', kind: 'http', target: `${monitor.url}/healthz` }])
+    monitor.proc.child.kill('SIGHUP')
+    await waitFor('dead removed', async () => ((await status(monitor)).targets.some((t) => t.name === 'dead') ? undefined : true), 3000, 20)
+    expect(hook.alerts({ target: 'dead' }).map((a) => a.type)).toEqual(['down'])
+    expect(monitor.proc.child.exitCode).toBeNull()
   })
 
   it('unreachable SMTP: the alerts:email channel is degraded, logged and alerted by webhook; no crash', async () => {

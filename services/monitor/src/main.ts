@@ -7,6 +7,7 @@
  * /readyz and /status, and catches up when they answer.
  * SIGTERM / SIGINT → stop scheduling checks, deliver pending alerts for at most MONITOR_FLUSH_MS,
  * close connections, exit 0 (forced after SHUTDOWN_GRACE_MS).
+ * SIGHUP → read the configuration again (targets and timings; see Monitor.reload).
  */
 import { failStartup } from '@touchline/config'
 import { connectRedisPresence, type PresenceStore } from '@touchline/presence'
@@ -66,5 +67,21 @@ async function shutdown(signal: string): Promise<void> {
   process.exitCode = 0
 }
 
+// SIGHUP: read the configuration again (the MONITOR_CONFIG file may have changed): targets and
+// timings apply at once; a bad file is logged and the current configuration kept.
+process.on('SIGHUP', () => {
+  let next: MonitorConfig
+  try {
+    next = loadMonitorConfig(process.env)
+  } catch (err) {
+    logger.error({ err: (err as Error).message }, 'SIGHUP: configuration not reloaded, keeping the current one')
+    return
+  }
+  logger.level = next.logLevel
+  const changes = app.monitor.reload(next)
+  logger.info(changes, 'SIGHUP: configuration reloaded')
+  if (changes.needRestart.length > 0)
+    logger.warn({ settings: changes.needRestart }, 'SIGHUP: these settings changed but apply only after a restart')
+})
 process.on('SIGTERM', () => void shutdown('SIGTERM'))
 process.on('SIGINT', () => void shutdown('SIGINT'))

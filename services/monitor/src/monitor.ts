@@ -90,12 +90,15 @@ export class Monitor {
   #discoveryError: string | undefined
   #discoveredOnce = false
   readonly #canary: CanaryProbe | undefined
+  /** The configuration in effect (targets and timings change on reload). */
+  #config: MonitorConfig
   #lateLoggedAt = 0
 
   constructor(deps: MonitorDeps) {
     this.#d = deps
     this.#log = deps.logger
     this.#now = deps.now ?? Date.now
+    this.#config = deps.config
     this.startedAt = this.#now()
     this.#scheduler = new Scheduler({
       onTick: (t) => {
@@ -125,7 +128,7 @@ export class Monitor {
   async start(): Promise<void> {
     if (this.#started) return
     this.#started = true
-    const { config } = this.#d
+    const config = this.#config
     try {
       this.#persisted = await withAbort(this.#d.state.load(), AbortSignal.timeout(STATE_LOAD_TIMEOUT_MS))
     } catch (err) {
@@ -208,8 +211,8 @@ export class Monitor {
   async close(): Promise<void> {
     await this.stopScheduling()
     const pending = this.#dispatcher.stats().pending
-    if (pending > 0) this.#log.info({ pending, boundMs: this.#d.config.flushMs }, 'delivering pending alerts before exit')
-    const left = await this.#dispatcher.flush(this.#d.config.flushMs)
+    if (pending > 0) this.#log.info({ pending, boundMs: this.#config.flushMs }, 'delivering pending alerts before exit')
+    const left = await this.#dispatcher.flush(this.#config.flushMs)
     if (left > 0) this.#log.warn({ abandoned: left }, 'alerts still undelivered at exit were abandoned')
     await Promise.allSettled([...this.#targets.values()].map((rt) => rt.check?.close?.()))
   }
@@ -218,7 +221,7 @@ export class Monitor {
     const iso = (t: number | undefined) => (t === undefined ? null : new Date(t).toISOString())
     const stats = this.#dispatcher.stats()
     return {
-      monitor: { startedAt: new Date(this.startedAt).toISOString(), intervalMs: this.#d.config.intervalMs, version: this.#d.version },
+      monitor: { startedAt: new Date(this.startedAt).toISOString(), intervalMs: this.#config.intervalMs, version: this.#d.version },
       targets: [...this.#targets.values()].map((rt) => ({
         name: rt.spec.name,
         kind: rt.spec.kind,
@@ -275,14 +278,61 @@ export class Monitor {
     return defaultCheckFor(spec, this.#canary ? { canary: this.#canary } : {})
   }
 
-  #remove(rt: Runtime, why: string): void {
+  #remove(rt: Runtime, why: string, keepState = false): void {
     rt.removed = true
     this.#targets.delete(rt.spec.name)
     this.#scheduler.remove(rt.spec.name)
     void rt.check?.close?.()
     this.#d.metrics.removeTarget(rt.spec.name, rt.spec.kind)
-    this.#d.state.delete(rt.spec.name).catch(() => {})
+    if (!keepState) {
+      this.#persisted.delete(rt.spec.name)
+      this.#d.state.delete(rt.spec.name).catch(() => {})
+    }
     this.#log.info({ target: rt.spec.name, why }, 'target removed')
+  }
+
+  /**
+   * Apply a new configuration (SIGHUP): configured targets are added, removed or replaced (a
+   * target whose kind and address did not change keeps its state, so no alert repeats); global
+   * timings apply from now on. Channels, canary, discovery and the state store need a restart.
+   */
+  reload(next: MonitorConfig): { added: string[]; removed: string[]; changed: string[]; needRestart: string[] } {
+    const out = { added: [] as string[], removed: [] as string[], changed: [] as string[], needRestart: [] as string[] }
+    const prev = this.#config
+    for (const key of ['webhook', 'email', 'canary', 'discovery', 'stateRedisUrl', 'statePrefix', 'port', 'host'] as const) {
+      if (JSON.stringify(prev[key]) !== JSON.stringify(next[key])) out.needRestart.push(key)
+    }
+    this.#config = { ...next, webhook: prev.webhook, email: prev.email, canary: prev.canary, discovery: prev.discovery }
+    const wanted = new Map(next.targets.map((t) => [t.name, t]))
+    for (const rt of [...this.#targets.values()]) {
+      if (rt.spec.discovered || rt.spec.kind === 'channel' || rt.spec.kind === 'canary') continue
+      if (!wanted.has(rt.spec.name)) {
+        this.#remove(rt, 'removed from the configuration')
+        out.removed.push(rt.spec.name)
+      }
+    }
+    next.targets.forEach((spec, i) => {
+      const rt = this.#targets.get(spec.name)
+      if (rt && (rt.spec.discovered || rt.spec.kind === 'channel' || rt.spec.kind === 'canary')) return
+      if (!rt) {
+        this.#add(spec, spread(i, next.targets.length, spec.intervalMs))
+        out.added.push(spec.name)
+        return
+      }
+      if (JSON.stringify(rt.spec) === JSON.stringify(spec)) return
+      const same = rt.spec.kind === spec.kind && rt.spec.target === spec.target
+      this.#remove(rt, 'changed in the configuration', same)
+      const added = this.#add(spec, 0)
+      if (same) {
+        added.track = { ...rt.track, streak: 0 }
+        added.lastError = rt.lastError
+        added.alertedType = rt.alertedType
+        added.alertedAt = rt.alertedAt
+        this.#d.metrics.setState(spec.name, spec.kind, added.track.state)
+      }
+      out.changed.push(spec.name)
+    })
+    return out
   }
 
   async #run(rt: Runtime): Promise<void> {
@@ -330,7 +380,7 @@ export class Monitor {
       else this.#persist(rt)
       return
     }
-    const reminder = this.#d.config.reminderMs
+    const reminder = this.#config.reminderMs
     if (next.state === 'down' && reminder > 0 && rt.alertedAt !== undefined && now - rt.alertedAt >= reminder) {
       this.#alert(rt, 'reminder', 'down', obs)
     }
@@ -421,7 +471,7 @@ export class Monitor {
   #discoveredSpec(url: string, node: string | undefined): TargetSpec {
     const base = gatewayBase(url)
     const u = new URL(base)
-    const { config } = this.#d
+    const config = this.#config
     return {
       name: `gateway@${u.host}${u.pathname === '/' ? '' : u.pathname}`,
       kind: 'gateway',
@@ -439,14 +489,14 @@ export class Monitor {
 
   async #discover(): Promise<void> {
     const presence = this.#d.presence
-    const discovery = this.#d.config.discovery
+    const discovery = this.#config.discovery
     if (!presence || !discovery || this.#stopping) return
     // The time of the snapshot, taken before asking: a check failing after it is a failure
     // seen after (or while) the node left.
     const polledAt = this.#now()
     let nodes: Array<{ nodeId: string; url?: string }>
     try {
-      nodes = await withAbort(presence.liveNodes(), AbortSignal.timeout(this.#d.config.timeoutMs))
+      nodes = await withAbort(presence.liveNodes(), AbortSignal.timeout(this.#config.timeoutMs))
     } catch (err) {
       // Never drop targets because presence could not be read.
       const error = errorText(err)
