@@ -82,6 +82,10 @@ describe('monitor configuration', () => {
       ['nats', 'nats'],
       ['redis', 'redis'],
     ])
+    expect(loadMonitorConfig({ NATS_URL: 'nats://10.0.0.1:4222,nats://10.0.0.2:4222' }).targets.map((t) => t.name)).toEqual([
+      'nats',
+      'nats:10.0.0.2:4222',
+    ])
     expect(c.discovery).toEqual({ redisUrl: 'redis://127.0.0.1:6379', presencePrefix: 'x:presence', lostRetainMs: 900_000 })
     expect(c.stateRedisUrl).toBe('redis://127.0.0.1:6379')
     expect(c.statePrefix).toBe('x:monitor')

@@ -296,8 +296,10 @@ export function loadMonitorConfig(env: Record<string, string | undefined> = proc
   if (v.MONITOR_TARGETS) parseCompactTargets(v.MONITOR_TARGETS, problems, raws)
   if (v.MONITOR_AUTO_TARGETS) {
     const taken = new Set(raws.map((r) => r.name))
-    for (const url of v.NATS_URL ?? [])
+    for (const url of v.NATS_URL ?? []) {
       raws.push({ where: 'NATS_URL', name: taken.has('nats') ? undefined : 'nats', kind: 'nats', target: url })
+      taken.add('nats')
+    }
     const redis = v.REDIS_URL?.[0]
     if (redis) raws.push({ where: 'REDIS_URL', name: taken.has('redis') ? undefined : 'redis', kind: 'redis', target: redis })
   }
