@@ -103,6 +103,8 @@ const DIRECT_WALK_MAX = 12
 const MAX_APPEND_ATTEMPTS = 200
 /** How often a bus checks that its streams still exist and are the same (epoch). */
 const STREAM_CHECK_MS = 5000
+/** Matches whose position and record a process keeps (then it starts over). */
+const CACHE_MAX = 10_000
 
 type Pos = { streamSeq: number; seq: number }
 
@@ -158,6 +160,21 @@ export class NatsBus implements Bus {
   readonly #live = new Map<string, { sub: Subscription; listeners: Set<(m: { data: Uint8Array; headers?: MsgHdrs }) => void> }>()
   #ensuring: Promise<void> | undefined
   #watchdog: NodeJS.Timeout | undefined
+  /**
+   * Per match, what this process last wrote with a compare-and-set and may use optimistically
+   * for the next one (see "Cached positions" in #publishEvent): the log position and the match
+   * record with its KV revision. A stale entry costs a refused write and a re-read, never a
+   * wrong write, except across a re-created stream, so any sign of one drops them all.
+   */
+  readonly #positions = new Map<string, Pos>()
+  readonly #records = new Map<string, { record: MatchRecord; revision: number }>()
+  /** Bumped by every #invalidate; an answer is cached only if no invalidation came between request and answer. */
+  #gen = 0
+  /** Caching is on only while the stream advisories are known to reach this connection. */
+  #cacheOk = false
+  /** The highest events-stream seq acknowledged to this process since the last invalidation. */
+  #hiStreamSeq = 0
+  readonly #folds = new Map<string, FoldQueue>()
 
   /** Use connectNatsBus. */
   constructor(nc: NatsConnection, options: NatsBusOptions) {
@@ -175,9 +192,46 @@ export class NatsBus implements Bus {
   async init(): Promise<void> {
     this.#jsm = await jetstreamManager(this.#nc, { timeout: this.#timeoutMs })
     this.#jsmDirect = await jetstreamManager(this.#nc, { timeout: Math.max(250, Math.floor(this.#timeoutMs / 3)), checkAPI: false })
+    await this.#watchAdvisories()
     await this.#ensure()
     this.#watchdog = setInterval(() => void this.#checkStreams(), STREAM_CHECK_MS)
     this.#watchdog.unref()
+  }
+
+  /**
+   * The server announces every creation, deletion, restore, update and leader change of a
+   * stream on `$JS.EVENT.ADVISORY.STREAM.<action>.<stream>`. Any of them for the events stream
+   * or the matches bucket drops the cached positions and records. The subscription is
+   * registered (flush) before anything is cached; if it is refused (permissions) or closed,
+   * nothing is cached any more and every append reads the last message first, as before.
+   */
+  async #watchAdvisories(): Promise<void> {
+    const off = () => {
+      this.#cacheOk = false
+      this.#invalidate()
+    }
+    let failed = false
+    for (const stream of [this.names.eventsStream, `KV_${this.names.matchesBucket}`]) {
+      const sub = this.#nc.subscribe(`$JS.EVENT.ADVISORY.STREAM.*.${stream}`, {
+        callback: (err) => {
+          if (err) {
+            failed = true
+            off()
+          } else this.#invalidate()
+        },
+      })
+      void sub.closed.then(off, off)
+    }
+    await this.#nc.flush()
+    this.#cacheOk = !failed && !this.#nc.isClosed()
+  }
+
+  /** Forget every cached position and record (a stream may have been re-created). */
+  #invalidate(): void {
+    this.#gen++
+    this.#positions.clear()
+    this.#records.clear()
+    this.#hiStreamSeq = 0
   }
 
   /**
@@ -189,6 +243,7 @@ export class NatsBus implements Bus {
     if (this.#status.type !== 'connected' || this.#ensuring) return
     try {
       const [events] = await Promise.all([this.#jsm.streams.info(this.names.eventsStream), this.#jsm.streams.info(this.names.chatStream)])
+      if (events.created !== this.#epoch) this.#invalidate()
       this.#epoch = events.created
     } catch (err) {
       if (isApiError(err, JetStreamApiCodes.StreamNotFound)) void this.#reensure()
@@ -228,6 +283,7 @@ export class NatsBus implements Bus {
   async #watchStatus(): Promise<void> {
     void this.#nc.closed().then(() => this.#setStatus({ type: 'closed' }))
     for await (const s of this.#nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect') this.#invalidate()
       if (s.type === 'disconnect' || s.type === 'reconnecting' || s.type === 'staleConnection') {
         this.#setStatus({ type: 'reconnecting', since: Date.now(), error: s.type })
       } else if (s.type === 'reconnect') {
@@ -239,8 +295,10 @@ export class NatsBus implements Bus {
   }
 
   #reensure(): Promise<void> {
+    this.#invalidate()
     this.#ensuring ??= this.#ensure().finally(() => {
       this.#ensuring = undefined
+      this.#invalidate()
     })
     this.#ensuring.catch(() => {})
     return this.#ensuring
@@ -403,8 +461,10 @@ export class NatsBus implements Bus {
   async createMatch(meta: MatchMeta): Promise<MatchRecord> {
     const record: MatchRecord = { meta: { ...meta }, board: EMPTY_BOARD }
     return this.#bounded(async () => {
+      const gen = this.#gen
       try {
-        await this.#kv.matches.create(kvToken(meta.id), JSON.stringify(record))
+        const revision = await this.#kv.matches.create(kvToken(meta.id), JSON.stringify(record))
+        this.#cacheRecord(gen, meta.id, record, revision)
       } catch (err) {
         if (isApiError(err, JetStreamApiCodes.StreamWrongLastSequence)) throw new MatchExistsError(meta.id)
         throw err
@@ -442,8 +502,10 @@ export class NatsBus implements Bus {
           throw err
         }
         if (!next) return cur.record
+        const gen = this.#gen
         try {
-          await this.#kv.matches.update(kvToken(matchId), JSON.stringify(next), cur.revision)
+          const revision = await this.#kv.matches.update(kvToken(matchId), JSON.stringify(next), cur.revision)
+          this.#cacheRecord(gen, matchId, next, revision)
           return structuredClone(next)
         } catch (err) {
           if (!isApiError(err, JetStreamApiCodes.StreamWrongLastSequence) || Date.now() > deadline) throw err
@@ -451,6 +513,13 @@ export class NatsBus implements Bus {
         }
       }
     })
+  }
+
+  /** Remember a record this process wrote, unless an invalidation came since the write was sent. */
+  #cacheRecord(gen: number, matchId: string, record: MatchRecord, revision: number): void {
+    if (gen !== this.#gen || !this.#cacheOk) return
+    if (this.#records.size >= CACHE_MAX && !this.#records.has(matchId)) this.#records.clear()
+    this.#records.set(matchId, { record, revision })
   }
 
   async #getRecord(matchId: string): Promise<{ record: MatchRecord; revision: number } | null> {
@@ -505,7 +574,7 @@ export class NatsBus implements Bus {
       if (Date.now() > deadline) throw new BusUnavailableError('timed out waiting for earlier appends')
       return fn()
     })
-    const released = Promise.race([run.then(noop, noop), sleep(Math.max(0, deadline - Date.now()))])
+    const released = within(run.then(noop, noop), Math.max(0, deadline - Date.now())).then(noop)
     this.#locks.set(matchId, released)
     void released.then(() => {
       if (this.#locks.get(matchId) === released) this.#locks.delete(matchId)
@@ -513,12 +582,37 @@ export class NatsBus implements Bus {
     return run
   }
 
+  /**
+   * Cached positions. The next seq of a match is published with `expect.lastSubjectSequence` =
+   * the stream seq of the match's last message. That stream seq is taken from what this process
+   * itself last wrote (the ack of its previous append of the match, kept in #positions) and the
+   * last message is read only when there is no entry or the server refused the expectation
+   * (another process wrote meanwhile: the entry is dropped and the read is the old path).
+   *
+   * The one thing a compare on a stream seq cannot see is a re-created stream (seqs restart
+   * at 1): an old position S can equal the position of another writer's message in the new
+   * stream, and the same seq would be stored twice (ABA; covered by a test). Re-creation is made
+   * visible before the cached S is used, not by the publish itself (nats-server 2.9 has no
+   * expectation a new stream cannot meet; `first_seq` needs 2.10):
+   * - the server publishes a stream advisory (CREATED, DELETED, RESTORE…) on each change of the
+   *   stream, from the stream's own send queue, before it answers the deleting or creating
+   *   request; this connection subscribes to them (#watchAdvisories) and drops every entry;
+   * - every disconnect/reconnect (a server may come back without its store), every re-creation
+   *   by this process, every epoch change the 5 s check sees, and an ack whose stream seq is
+   *   lower than an earlier one also drop them;
+   * - an ack is cached only if none of that happened between sending its request and its answer.
+   * What remains is the case where the stream is deleted, re-created and written at exactly
+   * S by someone else while the advisory is still on its way to this process. Reading the last
+   * message before each publish (the previous design) had the same window — deletion,
+   * re-creation and the foreign write between the server answering the read and receiving the
+   * publish — so caching does not widen it. If advisories cannot be subscribed to, nothing is
+   * cached.
+   */
   async #publishEvent(matchId: string, event: NewEvent, fp: string, msgID: string | undefined, deadline: number): Promise<Published> {
     const subject = this.names.eventLog(matchId)
     for (let attempt = 0; ; attempt++) {
-      // Read the last message every time rather than caching its stream seq: a cached stream
-      // seq can match a message of a re-created stream (ABA) and let a seq be stored twice.
-      const pos = await this.#lastPosition(matchId)
+      const gen = this.#gen
+      const pos = this.#positions.get(matchId) ?? (await this.#lastPosition(matchId))
       const seq = pos.seq + 1
       const acceptedAt = event.acceptedAt ?? Date.now()
       const at = new Date(acceptedAt).toISOString()
@@ -531,6 +625,7 @@ export class NatsBus implements Bus {
       try {
         const ack = await this.#publishJs(subject, frame, h, msgID, pos.streamSeq, deadline)
         if (ack.duplicate) {
+          // Nothing was stored (the msgID check runs before the expectation): the position stays.
           const orig = await this.#get(this.names.eventsStream, { seq: ack.seq })
           if (!orig) throw new BusUnavailableError('duplicate of an event that is no longer in the log')
           const stored = storedFromMsg(matchId, orig)
@@ -539,9 +634,11 @@ export class NatsBus implements Bus {
           }
           return { event: stored, streamSeq: ack.seq, duplicate: true }
         }
+        this.#cachePosition(gen, matchId, { streamSeq: ack.seq, seq })
         const data = structuredClone(event.data)
         return { event: { matchId, seq, kind: event.kind, at, acceptedAt, data, frame }, streamSeq: ack.seq, duplicate: false }
       } catch (err) {
+        this.#positions.delete(matchId)
         const conflict = isApiError(err, JetStreamApiCodes.StreamWrongLastSequence)
         if (conflict && attempt < MAX_APPEND_ATTEMPTS && Date.now() < deadline) {
           if (attempt > 2) await sleep(Math.random() * Math.min(20, attempt))
@@ -554,6 +651,16 @@ export class NatsBus implements Bus {
         throw err
       }
     }
+  }
+
+  /** Remember the position this process just wrote, unless the stream may have changed meanwhile. */
+  #cachePosition(gen: number, matchId: string, pos: Pos): void {
+    // Acks of one connection to one stream come in stream order; a lower seq means a new stream.
+    if (pos.streamSeq <= this.#hiStreamSeq) this.#invalidate()
+    else this.#hiStreamSeq = pos.streamSeq
+    if (gen !== this.#gen || !this.#cacheOk) return
+    if (this.#positions.size >= CACHE_MAX && !this.#positions.has(matchId)) this.#positions.clear()
+    this.#positions.set(matchId, pos)
   }
 
   async #publishJs(subject: string, frame: Uint8Array, h: MsgHdrs, msgID: string | undefined, expectLast: number, deadline: number) {
@@ -577,33 +684,83 @@ export class NatsBus implements Bus {
       h.set(AT, String(event.acceptedAt))
       this.#nc.publish(this.names.eventLive(matchId), event.frame, { headers: h })
     } catch {}
-    const budget = sleep(this.#timeoutMs)
     const tasks: Promise<unknown>[] = [this.#fold(matchId, event)]
     if (idemKey) {
       const rec: IdemRecord = { fp, acceptedAt: event.acceptedAt, streamSeq: p.streamSeq, frame: Buffer.from(event.frame).toString('utf8') }
       tasks.push(this.#kv.idem.put(idemKey, JSON.stringify(rec)))
     }
-    await Promise.race([Promise.allSettled(tasks), budget])
+    await within(Promise.allSettled(tasks), this.#timeoutMs)
   }
 
-  /** Fold the log into the board up to `event.seq`, in seq order (catching up missed events). */
-  async #fold(matchId: string, event: StoredEvent): Promise<void> {
+  /**
+   * Fold `event` into the match's board; resolves once a board update covering it was stored
+   * (or gave up: a later fold catches up from the log). One update per match runs at a time in
+   * this process and covers every event appended meanwhile, so concurrent appends of a match
+   * do not compete for the record's revision; the next update starts from the record and
+   * revision this process wrote (#records), so it needs no read unless someone else wrote.
+   */
+  #fold(matchId: string, event: StoredEvent): Promise<void> {
+    let q = this.#folds.get(matchId)
+    if (!q) {
+      q = { pending: new Map(), waiters: [], running: false }
+      this.#folds.set(matchId, q)
+    }
+    q.pending.set(event.seq, event)
+    const queue = q
+    const done = new Promise<void>((resolve) => queue.waiters.push(resolve))
+    if (!q.running) void this.#runFolds(matchId, q)
+    return done
+  }
+
+  async #runFolds(matchId: string, q: FoldQueue): Promise<void> {
+    q.running = true
+    try {
+      while (q.pending.size > 0) {
+        const batch = q.pending
+        const waiters = q.waiters
+        q.pending = new Map()
+        q.waiters = []
+        await this.#foldBatch(matchId, batch).catch(noop)
+        for (const w of waiters) w()
+      }
+    } finally {
+      q.running = false
+      if (this.#folds.get(matchId) === q) this.#folds.delete(matchId)
+    }
+  }
+
+  /** One compare-and-set of the board up to the batch's highest seq, in seq order (catching up missed events). */
+  async #foldBatch(matchId: string, batch: Map<number, StoredEvent>): Promise<void> {
+    let target = 0
+    for (const s of batch.keys()) target = Math.max(target, s)
     const deadline = Date.now() + this.#timeoutMs
     for (let attempt = 0; attempt < 50 && Date.now() < deadline; attempt++) {
-      const cur = await this.#getRecord(matchId)
-      if (!cur || cur.record.board.seq >= event.seq) return
+      const gen = this.#gen
+      const cached = this.#records.get(matchId)
+      const cur = cached ?? (await this.#getRecord(matchId))
+      if (!cur || cur.record.board.seq >= target) return
       let board: BoardState = cur.record.board
-      if (board.seq < event.seq - 1) {
-        const missing = await this.#read(matchId, board.seq, event.seq - 1 - board.seq, deadline)
-        for (const e of missing.events) if (e.seq < event.seq) board = applyEvent(board, e)
+      let lastMissing = 0
+      for (let s = board.seq + 1; s < target; s++) if (!batch.has(s)) lastMissing = s
+      if (lastMissing > 0) {
+        if (cached) {
+          // Probably only our copy is behind: read the record before reading the log.
+          this.#records.delete(matchId)
+          continue
+        }
+        const missing = await this.#read(matchId, board.seq, lastMissing - board.seq, deadline)
+        for (const e of missing.events) if (!batch.has(e.seq) && e.seq < target) batch.set(e.seq, e)
       }
-      board = applyEvent(board, event)
+      for (const e of [...batch.values()].sort((a, b) => a.seq - b.seq)) if (e.seq > board.seq) board = applyEvent(board, e)
+      const next: MatchRecord = { ...cur.record, board }
       try {
-        await this.#kv.matches.update(kvToken(matchId), JSON.stringify({ ...cur.record, board }), cur.revision)
+        const revision = await this.#kv.matches.update(kvToken(matchId), JSON.stringify(next), cur.revision)
+        this.#cacheRecord(gen, matchId, next, revision)
         return
       } catch (err) {
+        this.#records.delete(matchId)
         if (!isApiError(err, JetStreamApiCodes.StreamWrongLastSequence)) throw err
-        await sleep(Math.random() * Math.min(20, attempt * 2))
+        if (!cached) await sleep(Math.random() * Math.min(20, attempt * 2))
       }
     }
   }
@@ -901,6 +1058,13 @@ interface Published {
   duplicate: boolean
 }
 
+interface FoldQueue {
+  /** Events stored by this process, not yet covered by a board update, by seq. */
+  pending: Map<number, StoredEvent>
+  waiters: Array<() => void>
+  running: boolean
+}
+
 interface IdemRecord {
   fp: string
   acceptedAt: number
@@ -926,6 +1090,15 @@ class LogMovedError extends Error {
 
 const noop = () => {}
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/** `p`, or undefined after `ms`, whichever comes first; the timer does not outlive it. */
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined
+  const t = new Promise<undefined>((r) => {
+    timer = setTimeout(r, ms, undefined)
+  })
+  return Promise.race([p, t]).finally(() => clearTimeout(timer))
+}
 
 function seqOf(m: { header?: MsgHdrs; data: Uint8Array }): number {
   const h = m.header?.get(SEQ)
