@@ -125,6 +125,7 @@ export class Spectator {
       return
     }
     this.frames.push(f.type === 'event' ? String(f.seq) : f.type)
+    if (this.frames.length > 40) this.frames.splice(0, 20)
     switch (f.type) {
       case 'welcome':
         this.record.nodes.push(String(f.node))
