@@ -18,7 +18,7 @@ const usage = `usage: node nginx/render.ts --config <stack.json> [--out <nginx.c
 
   --config     JSON description (see nginx/src/types.ts and nginx/stack.example.json)
   --out        write to this file instead of standard output
-  --check      validate the result with the installed nginx (nginx -t)
+  --check      validate the result with the installed nginx (nginx -t; stateDir and logDir must exist)
   --http-only  render only the blocks that go inside http { } (for an existing nginx's conf.d)
 `
 
