@@ -166,7 +166,7 @@ describe('monitor (real processes)', () => {
     await waitFor('webhook retries', () => [...countBy(hook.attempts.map((a) => a.id)).values()].some((n) => n >= 2) || undefined, 9000, 50)
     await sleep(Math.max(0, 6000 - (performance.now() - t0)))
     await hook.close()
-    await sleep(Math.max(0, 11_000 - (performance.now() - t0)))
+    await sleep(Math.max(0, 10_300 - (performance.now() - t0)))
 
     // Every interval after each target's first check (which also opens its connection).
     const gaps: number[] = []
@@ -407,14 +407,14 @@ describe('monitor (real processes)', () => {
       const st = (await status(monitor)).targets.find((t) => t.name === 'gw')!
       expect(st.state).toBe('down')
       expect(st.since).toBe(down.since)
-      await sleep(6 * INTERVAL)
+      await sleep(4 * INTERVAL)
       expect(hook.alerts({ target: 'gw' }).map((a) => a.type)).toEqual(['down'])
 
       await gw.start()
       await waitFor('recovered alert', () => hook.alerts({ target: 'gw', type: 'recovered' })[0], 5000, 10)
       await monitor.stop()
       monitor = await startService('monitor', { env })
-      await sleep(5 * INTERVAL)
+      await sleep(4 * INTERVAL)
       expect(hook.alerts({ target: 'gw' }).map((a) => a.type)).toEqual(['down', 'recovered'])
       expect((await status(monitor)).targets.find((t) => t.name === 'gw')?.state).toBe('up')
     })
@@ -424,7 +424,7 @@ describe('monitor (real processes)', () => {
       const INTERVAL = 300
       const hook = await startWebhookReceiver()
       cleanup.push(hook.close)
-      const gwEnv = { REDIS_URL: redis.url, REDIS_PREFIX: 'disc', PRESENCE_TTL_MS: '2000', PRESENCE_HEARTBEAT_MS: '500' }
+      const gwEnv = { REDIS_URL: redis.url, REDIS_PREFIX: 'disc', PRESENCE_TTL_MS: '1500', PRESENCE_HEARTBEAT_MS: '300' }
       const [a, b] = await Promise.all([startGateway(await freePort(), gwEnv), startGateway(await freePort(), gwEnv)])
       cleanup.push(
         () => a!.kill(),
@@ -465,7 +465,7 @@ describe('monitor (real processes)', () => {
       )
       expect(down.at - killedAt).toBeLessThanOrEqual(3 * INTERVAL)
       expect(down.alert.target.discovered).toBe(true)
-      await sleep(2500) // past the presence TTL
+      await sleep(1800) // past the presence TTL
       expect(await find(b!)).toMatchObject({ state: 'down', discovered: true })
       expect(hook.alerts({ target: nameOf(b!) }).map((x) => x.type)).toEqual(['down'])
     })

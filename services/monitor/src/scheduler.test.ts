@@ -11,36 +11,36 @@ describe('scheduler', () => {
     const record = (id: string) => {
       starts.set(id, [...(starts.get(id) ?? []), performance.now()])
     }
-    s.add({ id: 'fast', intervalMs: 50, run: async () => record('fast') })
+    s.add({ id: 'fast', intervalMs: 100, run: async () => record('fast') })
     s.add({
       id: 'slow',
-      intervalMs: 50,
+      intervalMs: 100,
       run: async () => {
         record('slow')
-        await sleep(130)
+        await sleep(250)
       },
     })
-    // A job that blocks its promise but not the event loop, and one that throws.
     s.add({
       id: 'throws',
-      intervalMs: 50,
+      intervalMs: 100,
       run: async () => {
         throw new Error('x')
       },
     })
     s.start()
-    await sleep(620)
+    await sleep(1050)
     await s.stop()
     const fast = starts.get('fast')!
-    expect(fast.length).toBeGreaterThanOrEqual(11)
-    const gaps = fast.slice(1).map((t, i) => t - fast[i]!)
-    for (const g of gaps) expect(Math.abs(g - 50)).toBeLessThan(25)
-    // Fixed rate: the n-th start stays near start + n·interval (no accumulated lateness).
-    expect(Math.abs(fast[fast.length - 1]! - fast[0]! - 50 * (fast.length - 1))).toBeLessThan(25)
-    expect(ticks.filter((t) => t.id === 'slow' && t.skipped).length).toBeGreaterThanOrEqual(4)
+    expect(fast.length).toBeGreaterThanOrEqual(10)
+    // Fixed rate: the n-th start stays near start + n·interval (lateness does not accumulate),
+    // however the slow job behaves. (Tolerances allow for a loaded CI machine.)
+    expect(Math.abs(fast[fast.length - 1]! - fast[0]! - 100 * (fast.length - 1))).toBeLessThan(60)
+    const drift = ticks.filter((t) => t.id === 'fast').map((t) => t.driftMs)
+    expect(drift.sort((a, b) => a - b)[Math.floor(drift.length / 2)]!).toBeLessThan(20)
+    // The slow job ran about every third tick and skipped the others.
+    expect(ticks.filter((t) => t.id === 'slow' && t.skipped).length).toBeGreaterThanOrEqual(5)
     expect(starts.get('slow')!.length).toBeLessThanOrEqual(5)
-    expect(ticks.filter((t) => t.id === 'throws').length).toBeGreaterThanOrEqual(11)
-    expect(Math.max(...ticks.map((t) => t.driftMs))).toBeLessThan(50)
+    expect(ticks.filter((t) => t.id === 'throws' && !t.skipped).length).toBeGreaterThanOrEqual(10)
   })
 
   it('adds and removes jobs while running', async () => {
