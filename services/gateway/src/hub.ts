@@ -41,6 +41,12 @@ export class MatchChannel {
   readonly matchId: string
   readonly pending = new Set<HubSubscriber>()
   readonly live = new Set<HubSubscriber>()
+  /**
+   * Live subscribers whose replay went further than the hub has delivered (the log read saw
+   * events whose live copies are still on the way): subscriber → last seq it already has. They
+   * join `live` at the first delivered event after that seq, so nothing reaches them twice.
+   */
+  readonly joining = new Map<HubSubscriber, number>()
   /** The last seq the hub delivered (-1 until the channel is ready). */
   lastSeq = -1
   epoch = ''
@@ -58,7 +64,7 @@ export class MatchChannel {
   }
 
   get size(): number {
-    return this.pending.size + this.live.size
+    return this.pending.size + this.live.size + this.joining.size
   }
 }
 
@@ -104,11 +110,16 @@ export class Hub {
     return ch
   }
 
-  /** Move a pending subscriber to live. Synchronous: nothing can be delivered in between. */
-  goLive(sub: HubSubscriber): void {
+  /**
+   * Move a pending subscriber to live; it has every event up to `sentSeq`. Synchronous: nothing
+   * can be delivered in between. When the hub has not delivered `sentSeq` yet, the subscriber
+   * waits in `joining` and starts with the event after it.
+   */
+  goLive(sub: HubSubscriber, sentSeq: number): void {
     const ch = this.#member.get(sub)
     if (!ch || ch.closed || !ch.pending.delete(sub)) return
-    ch.live.add(sub)
+    if (sentSeq > ch.lastSeq) ch.joining.set(sub, sentSeq)
+    else ch.live.add(sub)
   }
 
   /** Remove a subscriber from the channel it joined (even if that channel was closed since). */
@@ -118,6 +129,7 @@ export class Hub {
     this.#member.delete(sub)
     ch.pending.delete(sub)
     ch.live.delete(sub)
+    ch.joining.delete(sub)
     this.#o.onMembership?.(sub.matchId, -1)
     if (ch.size === 0) this.#close(ch)
   }
@@ -126,7 +138,7 @@ export class Hub {
   broadcast(matchId: string, frame: Buffer, droppable: boolean): void {
     const ch = this.channels.get(matchId)
     if (!ch) return
-    for (const sub of ch.live) {
+    for (const sub of this.#liveAndJoining(ch)) {
       if (droppable) sub.sender.sendDroppable(frame)
       else sub.sender.send(frame)
     }
@@ -214,7 +226,7 @@ export class Hub {
     if (ch.closed) return
     const frame = toBuffer(chat.frame)
     let n = 0
-    for (const sub of ch.live) if (sub.sender.sendDroppable(frame)) n++
+    for (const sub of this.#liveAndJoining(ch)) if (sub.sender.sendDroppable(frame)) n++
     this.#o.stats.chatFannedOut += n
   }
 
@@ -287,11 +299,24 @@ export class Hub {
     ch.lastSeq = lastSeq
     ch.epoch = epoch
     ch.queue = ch.queue.filter((e) => e.seq > lastSeq)
-    for (const sub of [...ch.pending, ...ch.live]) this.#o.onResync?.(sub)
+    for (const sub of [...ch.pending, ...ch.live, ...ch.joining.keys()]) this.#o.onResync?.(sub)
+  }
+
+  /** Subscribers that get non-event frames (chat, online): live ones and those joining. */
+  *#liveAndJoining(ch: MatchChannel): Iterable<HubSubscriber> {
+    yield* ch.live
+    yield* ch.joining.keys()
   }
 
   #deliver(ch: MatchChannel, ev: LiveEvent): void {
     ch.lastSeq = ev.seq
+    if (ch.joining.size > 0) {
+      for (const [sub, sentSeq] of ch.joining) {
+        if (ev.seq <= sentSeq) continue
+        ch.joining.delete(sub)
+        ch.live.add(sub)
+      }
+    }
     for (const sub of ch.pending) sub.hold(ev)
     const frame = ev.frame as Buffer
     let n = 0

@@ -165,7 +165,8 @@ export class PresenceTracker {
       for (const [matchId, total] of totals) {
         this.#totals.set(matchId, total)
         if (this.#sent.get(matchId) === total) continue
-        if (!hub.channels.get(matchId)?.live.size) continue
+        const ch = hub.channels.get(matchId)
+        if (!ch || ch.live.size + ch.joining.size === 0) continue
         this.#sent.set(matchId, total)
         hub.broadcast(matchId, encodeFrame({ type: 'online', matchId, count: total }), true)
       }

@@ -15,6 +15,8 @@ interface Hooks {
   afterRead?: (afterSeq: number, read: LogRead) => Promise<void> | void
   /** Return true to lose this live event (core NATS is at most once). */
   dropLive?: (ev: LiveEvent) => boolean
+  /** Deliver live events this much later (the live feed lags behind the log). */
+  delayLiveMs?: number
 }
 
 /** A MemoryBus seen through hooks. */
@@ -31,7 +33,9 @@ function hooked(inner: MemoryBus, hooks: Hooks): Bus {
       if (prop === 'subscribeEvents') {
         return (matchId: string, fn: (e: LiveEvent) => void) =>
           target.subscribeEvents(matchId, (e) => {
-            if (!hooks.dropLive?.(e)) fn(e)
+            if (hooks.dropLive?.(e)) return
+            if (hooks.delayLiveMs) setTimeout(() => fn(e), hooks.delayLiveMs)
+            else fn(e)
           })
       }
       const v = Reflect.get(target, prop, target)
@@ -131,6 +135,24 @@ describe('resume', () => {
     expect(frames[0]?.events).toHaveLength(10)
     expect(frames[0]?.match).toMatchObject({ id: 'm', title: 'T' })
     expect(seqs).toEqual(contiguous(21, 45))
+  })
+
+  it('never repeats an event when the log read is ahead of the live feed at the switch to live', async () => {
+    // Events stored just before the subscribe are in the log read but reach the hub only later.
+    const ctx = await setup(5, { delayLiveMs: 40 })
+    const a = subscriber(ctx.o)
+    const b = subscriber(ctx.o)
+    await startSubscription(ctx.o, a.sub, {})
+    await ctx.append(4) // seqs 6..9: stored, their live copies still on the way
+    const c = subscriber(ctx.o)
+    const [outB, outC] = await Promise.all([startSubscription(ctx.o, b.sub, {}), startSubscription(ctx.o, c.sub, { since: 2 })])
+    expect(outB).toMatchObject({ type: 'live', seq: 9 })
+    expect(outC).toMatchObject({ type: 'live', seq: 9 })
+    await ctx.append(3) // 10..12
+    await new Promise((r) => setTimeout(r, 150))
+    expect(received(a.ws).seqs).toEqual(contiguous(1, 12))
+    expect(received(b.ws).seqs).toEqual(contiguous(1, 12))
+    expect(received(c.ws).seqs).toEqual(contiguous(3, 12))
   })
 
   it('fills a live gap from the log: lost publishes show up late, never missing', async () => {

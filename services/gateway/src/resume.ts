@@ -164,7 +164,7 @@ export async function startSubscription(
       cursor = ev.seq
     }
     sub.held = []
-    hub.goLive(sub)
+    hub.goLive(sub, cursor)
     sub.state = 'live'
     return { type: 'live', seq: cursor, epoch, mode }
   } catch (err) {
