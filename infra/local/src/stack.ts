@@ -13,6 +13,7 @@
  * 1012, and their spectators resume on the others.
  */
 import { randomBytes } from 'node:crypto'
+import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -455,6 +456,11 @@ async function startNats(ctx: Ctx): Promise<void> {
   const dir = join(ctx.stateDir, 'nats')
   const conf = join(dir, 'nats.conf')
   for (const f of readdirSync(dir)) if (f.endsWith('.ports')) rmSync(join(dir, f), { force: true })
+  const bin = findBinary('nats-server')!
+  // 2.10+ can fsync every write before the ack (survives a power loss, not only a process crash);
+  // 2.9 does not know the option and always writes before the ack (docs/operations.md, Durability).
+  const version = /v?(\d+)\.(\d+)\./.exec(spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout ?? '')
+  const syncAlways = version ? Number(version[1]) > 2 || (Number(version[1]) === 2 && Number(version[2]) >= 10) : false
   writeFileSync(
     conf,
     [
@@ -462,14 +468,14 @@ async function startNats(ctx: Ctx): Promise<void> {
       'http: 127.0.0.1:-1',
       `ports_file_dir: "${dir}"`,
       'max_payload: 1MB',
-      `jetstream {\n  store_dir: "${join(dir, 'js')}"\n  max_memory_store: 256MB\n  max_file_store: 4GB\n}`,
+      `jetstream {\n  store_dir: "${join(dir, 'js')}"\n  max_memory_store: 256MB\n  max_file_store: 4GB\n${syncAlways ? '  sync_interval: always\n' : ''}}`,
       '',
     ].join('\n'),
   )
   const rec = launch(
     ctx,
     { name: 'nats', role: 'nats', port: 0, marker: conf, log: join(ctx.stateDir, 'logs', 'nats.log') },
-    findBinary('nats-server')!,
+    bin,
     ['-c', conf],
     {
       PATH: process.env.PATH,

@@ -6,24 +6,19 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { binaryVersion, requireBinary, startProcess, tempDir, waitFor, type Proc } from './process.ts'
 import { runtime } from './runtime.ts'
+import { localServer, startContainer, type TestServer } from './server.ts'
 
-export interface NatsServer {
-  readonly url: string
-  readonly port: number
+/** `kill()` then `start()`: the same port and store, so what JetStream acknowledged is still there. */
+export interface NatsServer extends TestServer {
   readonly version: string
   readonly storeDir: string
-  /** Stop gracefully (SIGTERM). */
-  stop(): Promise<void>
-  /** Crash it (SIGKILL): what JetStream acknowledged must still be there after `start()`. */
-  kill(): Promise<void>
-  /** Start again on the same port with the same store (after stop or kill). */
-  start(): Promise<void>
-  restart(): Promise<void>
-  [Symbol.asyncDispose](): Promise<void>
 }
 
 export interface NatsOptions {
-  /** JetStream file-store sync interval ("always" fsyncs every write; needs nats-server 2.10+). */
+  /**
+   * JetStream file-store sync interval; default "always" (fsync before every ack) on servers that
+   * know the option (2.10+). 2.9 has none: it writes before the ack and fsyncs every 2 minutes.
+   */
   syncInterval?: string
 }
 
@@ -37,7 +32,8 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
   let proc: Proc | undefined
 
   const writeConfig = () => {
-    const sync = options.syncInterval && !version.startsWith('2.9.') ? `  sync_interval: ${options.syncInterval}\n` : ''
+    const syncInterval = options.syncInterval ?? 'always'
+    const sync = /^2\.[0-9]\./.test(version) ? '' : `  sync_interval: ${syncInterval}\n`
     writeFileSync(
       join(dir, 'nats.conf'),
       `listen: 127.0.0.1:${port}\nports_file_dir: "${dir}"\nmax_payload: 1MB\njetstream {\n  store_dir: "${storeDir}"\n  max_memory_store: 256MB\n  max_file_store: 2GB\n${sync}}\n`,
@@ -65,70 +61,12 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
   }
 
   await launch()
-  const server: NatsServer = {
-    get url() {
-      return `nats://127.0.0.1:${port}`
-    },
-    get port() {
-      return port
-    },
-    version,
-    storeDir,
-    async stop() {
-      await proc?.stop('SIGTERM')
-    },
-    async kill() {
-      await proc?.stop('SIGKILL')
-    },
-    async start() {
-      if (proc && proc.child.exitCode === null && proc.child.signalCode === null) return
-      await launch()
-    },
-    async restart() {
-      await server.stop()
-      await server.start()
-    },
-    async [Symbol.asyncDispose]() {
-      await server.stop()
-    },
-  }
-  return server
+  return localServer('nats', { proc: () => proc, port: () => port, relaunch: launch }, { version, storeDir })
 }
 
-async function startNatsContainer(): Promise<NatsServer> {
-  const { GenericContainer, Wait } = await import('testcontainers')
-  const container = await new GenericContainer('nats:2.10-alpine')
-    .withCommand(['-js', '-sd', '/data'])
-    .withExposedPorts(4222)
-    .withWaitStrategy(Wait.forLogMessage(/Server is ready/))
-    .start()
-  let port = container.getMappedPort(4222)
-  const server: NatsServer = {
-    get url() {
-      return `nats://${container.getHost()}:${port}`
-    },
-    get port() {
-      return port
-    },
-    version: '2.10',
-    storeDir: '/data',
-    async stop() {
-      await container.stop({ remove: false, timeout: 5000 })
-    },
-    async kill() {
-      await container.stop({ remove: false, timeout: 0 })
-    },
-    async start() {
-      await container.restart()
-      port = container.getMappedPort(4222)
-    },
-    async restart() {
-      await container.restart()
-      port = container.getMappedPort(4222)
-    },
-    async [Symbol.asyncDispose]() {
-      await container.stop()
-    },
-  }
-  return server
+function startNatsContainer(): Promise<NatsServer> {
+  return startContainer(
+    { image: 'nats:2.10-alpine', command: ['-js', '-sd', '/data'], port: 4222, ready: /Server is ready/, scheme: 'nats' },
+    { version: '2.10', storeDir: '/data' },
+  )
 }
