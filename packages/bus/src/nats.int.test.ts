@@ -4,7 +4,7 @@ import { startNats, type NatsServer } from '@touchline/testkit'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { busContract } from './contract.ts'
 import { BusUnavailableError } from './errors.ts'
-import { connectNatsBus, type NatsBus, type NatsBusOptions } from './nats.ts'
+import { coalesceWrites, connectNatsBus, type NatsBus, type NatsBusOptions } from './nats.ts'
 import type { Bus, MatchMeta } from './types.ts'
 
 let server: NatsServer
@@ -228,6 +228,20 @@ describe('NatsBus on a real nats-server', () => {
     } finally {
       await a.close()
       await b.close()
+    }
+  })
+
+  it('coalesces writes on this nats.js version (its internals are still where coalesceWrites looks)', async () => {
+    const nc = await connect({ servers: [server.url] })
+    try {
+      expect(coalesceWrites(nc)).toBe(true)
+      const sub = nc.subscribe('coalesce.echo', { callback: (_e, m) => m.respond(m.data) })
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => nc.request('coalesce.echo', String(i), { timeout: 2000 })))
+      expect(answers.map((m) => m.string())).toEqual(Array.from({ length: 20 }, (_, i) => String(i)))
+      sub.unsubscribe()
+      await nc.flush()
+    } finally {
+      await nc.close()
     }
   })
 

@@ -93,6 +93,8 @@ export interface NatsBusOptions {
   replicas?: number
   /** Connection name shown by the server. */
   name?: string
+  /** One socket write per event-loop turn instead of one per microtask burst (default true; see coalesceWrites). */
+  coalesceWrites?: boolean
 }
 
 const SEQ = 'Tl-Seq'
@@ -129,6 +131,7 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> 
   } catch (err) {
     throw new BusUnavailableError(`cannot connect to NATS at ${String(options.servers)}: ${(err as Error).message}`, { cause: err })
   }
+  if (options.coalesceWrites !== false) coalesceWrites(nc)
   const bus = new NatsBus(nc, options)
   try {
     await bus.init()
@@ -1051,6 +1054,31 @@ export class NatsBus implements Bus {
 }
 
 // ---- helpers ----
+
+/**
+ * nats.js writes its outbound buffer from a microtask queued by the first command after the
+ * previous write: every HTTP request handled in its own event-loop callback, and every await
+ * depth of a request chain, ends in its own `write(2)` on the NATS socket (17 % of ingest CPU
+ * in a profile of the append path, plus a wake-up of nats-server per write). This defers that
+ * flush to `setImmediate`, i.e. to the end of the current event-loop turn, so all commands of
+ * the turn leave in one write. Uses nats-core's ProtocolHandler internals (checked on 3.4):
+ * if they are not there, it does nothing.
+ */
+export function coalesceWrites(nc: NatsConnection): boolean {
+  const proto = (nc as unknown as { protocol?: { flushPending?: unknown } }).protocol
+  if (!proto || typeof proto.flushPending !== 'function') return false
+  const flushNow = (proto.flushPending as () => void).bind(proto)
+  let scheduled = false
+  proto.flushPending = () => {
+    if (scheduled) return
+    scheduled = true
+    setImmediate(() => {
+      scheduled = false
+      flushNow()
+    })
+  }
+  return true
+}
 
 interface Published {
   event: StoredEvent
