@@ -4,17 +4,11 @@
  */
 import { binaryVersion, canConnect, freePort, requireBinary, startProcess, tempDir, waitFor, type Proc } from './process.ts'
 import { runtime } from './runtime.ts'
+import { localServer, startContainer, type TestServer } from './server.ts'
 
-export interface RedisServer {
-  readonly url: string
-  readonly port: number
+/** `start()` after a stop or kill comes back empty: nothing is persisted. */
+export interface RedisServer extends TestServer {
   readonly version: string
-  stop(): Promise<void>
-  kill(): Promise<void>
-  /** Start again on the same port (empty, since nothing is persisted). */
-  start(): Promise<void>
-  restart(): Promise<void>
-  [Symbol.asyncDispose](): Promise<void>
 }
 
 export async function startRedis(): Promise<RedisServer> {
@@ -55,68 +49,18 @@ export async function startRedis(): Promise<RedisServer> {
   }
 
   await launch(false)
-  const server: RedisServer = {
-    get url() {
-      return `redis://127.0.0.1:${port}`
-    },
-    get port() {
-      return port
-    },
-    version,
-    async stop() {
-      await proc?.stop('SIGTERM')
-    },
-    async kill() {
-      await proc?.stop('SIGKILL')
-    },
-    async start() {
-      if (proc && proc.child.exitCode === null && proc.child.signalCode === null) return
-      await launch(true)
-    },
-    async restart() {
-      await server.stop()
-      await server.start()
-    },
-    async [Symbol.asyncDispose]() {
-      await server.stop()
-    },
-  }
-  return server
+  return localServer('redis', { proc: () => proc, port: () => port, relaunch: () => launch(true) }, { version })
 }
 
-async function startRedisContainer(): Promise<RedisServer> {
-  const { GenericContainer, Wait } = await import('testcontainers')
-  const container = await new GenericContainer('redis:7.0-alpine')
-    .withCommand(['redis-server', '--save', '', '--appendonly', 'no'])
-    .withExposedPorts(6379)
-    .withWaitStrategy(Wait.forLogMessage(/Ready to accept connections/))
-    .start()
-  let port = container.getMappedPort(6379)
-  const server: RedisServer = {
-    get url() {
-      return `redis://${container.getHost()}:${port}`
+function startRedisContainer(): Promise<RedisServer> {
+  return startContainer(
+    {
+      image: 'redis:7.0-alpine',
+      command: ['redis-server', '--save', '', '--appendonly', 'no'],
+      port: 6379,
+      ready: /Ready to accept connections/,
+      scheme: 'redis',
     },
-    get port() {
-      return port
-    },
-    version: '7.0',
-    async stop() {
-      await container.stop({ remove: false, timeout: 5000 })
-    },
-    async kill() {
-      await container.stop({ remove: false, timeout: 0 })
-    },
-    async start() {
-      await container.restart()
-      port = container.getMappedPort(6379)
-    },
-    async restart() {
-      await container.restart()
-      port = container.getMappedPort(6379)
-    },
-    async [Symbol.asyncDispose]() {
-      await container.stop()
-    },
-  }
-  return server
+    { version: '7.0' },
+  )
 }

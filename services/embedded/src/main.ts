@@ -13,16 +13,12 @@
  */
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
-import { type Bus, connectNatsBus, MemoryBus } from '@touchline/bus'
 import { type ApiKey, failStartup, resolveApiKeys } from '@touchline/config'
 import { defaultNodeId, settingsFromConfig } from '@touchline/gateway'
 import { keyRing } from '@touchline/ingest'
-import { connectRedisPresence, MemoryPresence, type PresenceStore } from '@touchline/presence'
-import { connectRedisRateLimiter, MemoryRateLimiter, type RateLimiter } from '@touchline/ratelimit'
-import { randomSecret } from '@touchline/tokens'
+import { connectBackends, createRegistry, handleSignals, tokenSecretOf } from '@touchline/runtime'
 import { ensureWebBuilt } from '@touchline/web'
 import pino from 'pino'
-import { collectDefaultMetrics, Registry } from 'prom-client'
 import { buildEmbeddedApp } from './app.ts'
 import { type EmbeddedConfig, loadEmbeddedConfig } from './config.ts'
 import { DEMO_MATCH_ID, seedDemo } from './demo.ts'
@@ -83,47 +79,21 @@ async function main(): Promise<void> {
     webRoot = null
   }
 
-  let bus: Bus
-  if (cfg.NATS_URL) {
-    try {
-      bus = await connectNatsBus({
-        servers: cfg.NATS_URL,
-        prefix: cfg.NATS_PREFIX,
-        timeoutMs: cfg.NATS_TIMEOUT_MS,
-        name: `touchline-embedded-${nodeId}`,
-      })
-    } catch (err) {
-      failStartup('touchline', new Error(`NATS_URL (${cfg.NATS_URL.join(',')}) is not reachable: ${(err as Error).message}`))
-    }
-  } else {
-    bus = new MemoryBus()
-  }
-
-  let presence: PresenceStore
-  let rateLimiter: RateLimiter
-  if (cfg.REDIS_URL) {
-    const url = cfg.REDIS_URL[0] as string
-    ;[presence, rateLimiter] = await Promise.all([
-      connectRedisPresence({
-        url,
-        prefix: `${cfg.REDIS_PREFIX}:presence`,
-        ttlMs: cfg.PRESENCE_TTL_MS,
-        heartbeatMs: cfg.PRESENCE_HEARTBEAT_MS,
-      }),
-      connectRedisRateLimiter({ url, prefix: `${cfg.REDIS_PREFIX}:rl` }),
-    ])
-    if (presence.status().type !== 'connected') log.warn({ redis: url }, 'Redis is not reachable yet: presence is degraded until it is')
-  } else {
-    presence = new MemoryPresence({ ttlMs: cfg.PRESENCE_TTL_MS })
-    rateLimiter = new MemoryRateLimiter()
-  }
-  const closeDeps = () => Promise.allSettled([bus.close(), presence.close(), rateLimiter.close()])
-
-  let tokenSecret = cfg.TOUCHLINE_TOKEN_SECRET
-  if (!tokenSecret) {
-    tokenSecret = randomSecret()
-    if (cfg.NATS_URL) log.warn('TOUCHLINE_TOKEN_SECRET is unset: generated one; chat tokens from other processes will not verify here')
-  }
+  // In memory is this mode's point: no warning for it. Redis away at start is worth one.
+  const backends = await connectBackends(cfg, log, {
+    natsName: `touchline-embedded-${nodeId}`,
+    rateLimiter: true,
+    presenceTtlMs: cfg.PRESENCE_TTL_MS,
+    presenceHeartbeatMs: cfg.PRESENCE_HEARTBEAT_MS,
+    warn: { redisDown: 'presence is degraded until it is' },
+  }).catch((err: unknown) => failStartup('touchline', err))
+  const { bus, presence, rateLimiter } = backends
+  // Alone, this process verifies its own tokens; beside others on NATS, theirs would not verify.
+  const tokenSecret = tokenSecretOf(
+    cfg.TOUCHLINE_TOKEN_SECRET,
+    log,
+    cfg.NATS_URL ? 'chat tokens from other processes will not verify here' : undefined,
+  )
 
   let configured: ApiKey[]
   try {
@@ -135,8 +105,6 @@ async function main(): Promise<void> {
   const keys = generated ? generatedKeys() : configured
   const ring = keyRing(keys)
 
-  const registry = new Registry()
-  collectDefaultMetrics({ register: registry })
   const nodeUrl =
     cfg.NODE_URL ??
     (cfg.PORT === 0 ? undefined : `http://${cfg.HOST === '0.0.0.0' || cfg.HOST === '::' ? hostname() : displayHost(cfg.HOST)}:${cfg.PORT}`)
@@ -147,7 +115,7 @@ async function main(): Promise<void> {
       bus,
       presence,
       rateLimiter,
-      registry,
+      registry: createRegistry(),
       tokenSecret,
       keyRing: ring,
       nodeId,
@@ -160,19 +128,17 @@ async function main(): Promise<void> {
       trustProxy: cfg.TRUST_PROXY ? cfg.TRUST_PROXY.split(',').map((s) => s.trim()) : false,
     })
   } catch (err) {
-    await closeDeps()
+    await backends.close()
     failStartup('touchline', err)
   }
   const { app, gateway } = built
-  app.addHook('onClose', async () => {
-    await closeDeps()
-  })
+  app.addHook('onClose', () => backends.close())
 
   try {
     await app.listen({ port: cfg.PORT, host: cfg.HOST })
   } catch (err) {
     await gateway.stop().catch(() => {})
-    await closeDeps()
+    await backends.close()
     failStartup('touchline', new Error(`cannot listen on HOST ${cfg.HOST} PORT ${cfg.PORT}: ${(err as Error).message}`))
   }
   const address = app.server.address()
@@ -196,52 +162,24 @@ async function main(): Promise<void> {
   process.stdout.write(banner(cfg, port, keys, generated, mode, demo))
   log.info({ port, nodeId, bus: bus.kind, presence: presence.kind, pages: webRoot !== null }, 'touchline listening')
 
-  let stopping = false
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return
-    stopping = true
-    log.info({ signal, connections: gateway.connections.size }, 'draining')
-    const force = setTimeout(() => {
-      log.error({ graceMs: cfg.SHUTDOWN_GRACE_MS }, 'drain took too long: exiting')
-      process.exit(1)
-    }, cfg.SHUTDOWN_GRACE_MS)
-    force.unref()
-    gateway
-      .drain()
-      .then(() => app.close())
-      .then(
-        () => {
-          log.info('stopped')
-          setTimeout(() => process.exit(0), 500).unref()
-        },
-        (err: unknown) => {
-          log.error({ err }, 'error while closing')
-          process.exitCode = 1
-          setTimeout(() => process.exit(1), 500).unref()
-        },
-      )
-  }
-  process.on('SIGTERM', stop)
-  process.on('SIGINT', stop)
-  process.on('SIGHUP', () => {
-    let next: EmbeddedConfig
-    try {
-      next = loadEmbeddedConfig()
-    } catch (err) {
-      log.error({ err: (err as Error).message }, 'SIGHUP: configuration not reloaded, keeping the current one')
-      return
-    }
-    log.level = next.LOG_LEVEL
-    try {
-      const keys = resolveApiKeys(next)
-      if (keys.length > 0) ring.replace(keys)
-    } catch (err) {
-      log.error({ err: (err as Error).message }, 'SIGHUP: API keys not reloaded, keeping the current ones')
-    }
-    gateway.reload(settingsFromConfig(next)).then(
-      () => log.info('configuration reloaded (API keys, limits, log level, banned words)'),
-      (err: unknown) => log.error({ err }, 'SIGHUP: reload failed'),
-    )
+  handleSignals({
+    log,
+    graceMs: cfg.SHUTDOWN_GRACE_MS,
+    drainingInfo: () => ({ connections: gateway.connections.size }),
+    drain: () => gateway.drain().then(() => app.close()),
+    reload: () => {
+      const next = loadEmbeddedConfig()
+      log.level = next.LOG_LEVEL
+      try {
+        const keys = resolveApiKeys(next)
+        if (keys.length > 0) ring.replace(keys)
+      } catch (err) {
+        log.error({ err: (err as Error).message }, 'SIGHUP: API keys not reloaded, keeping the current ones')
+      }
+      return gateway
+        .reload(settingsFromConfig(next))
+        .then(() => log.info('configuration reloaded (API keys, limits, log level, banned words)'))
+    },
   })
 }
 
