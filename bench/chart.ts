@@ -10,7 +10,7 @@ import { dirname, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { TargetResult } from './fanout.ts'
-import { checkGoals, type FanoutRecord, latestPoints, loadFanoutRecords, type Point, resultFiles } from './lib/goals.ts'
+import { checkGoals, type FanoutRecord, isNoisy, latestPoints, loadFanoutRecords, NOISY_PCT, type Point, resultFiles } from './lib/goals.ts'
 import { fmt } from './lib/report.ts'
 
 const COLORS: Record<string, string> = {
@@ -218,7 +218,7 @@ export function renderFigures(records: FanoutRecord[], points: Map<string, Point
       const v = (t: string) => get(r, t)?.delivered.perSec
       const tl = get(r, 'touchline')
       lines.push(
-        `| ${cfgLabel(r)} | ${TARGET_ORDER.map((t) => fmt(v(t))).join(' | ')} | ${ratio(v('touchline'), v('ws-send'))} | ${ratio(v('touchline'), v('ws-prebuilt'))} | ${ratio(v('touchline'), v('socketio'))} | ${fmt(tl?.latency.p99)} | ${fmt(tl?.cpu.gateway)} | ${tl ? errorsOf(tl) : ''} | ${r.file.replace(/\.json$/, '')} |`,
+        `| ${cfgLabel(r)} | ${TARGET_ORDER.map((t) => fmt(v(t)) + dagger(get(r, t))).join(' | ')} | ${ratio(v('touchline'), v('ws-send'))} | ${ratio(v('touchline'), v('ws-prebuilt'))} | ${ratio(v('touchline'), v('socketio'))} | ${fmt(tl?.latency.p99)} | ${fmt(tl?.cpu.gateway)} | ${tl ? errorsOf(tl) : ''} | ${r.file.replace(/\.json$/, '')} |`,
       )
     }
     lines.push('')
@@ -234,7 +234,7 @@ export function renderFigures(records: FanoutRecord[], points: Map<string, Point
     for (const r of steady) {
       const l = (t: string) => {
         const x = get(r, t)
-        return x ? `${fmt(x.latency.p50)} / ${fmt(x.latency.p99)} / ${fmt(x.latency.max)}` : 'n/a'
+        return x ? `${fmt(x.latency.p50)} / ${fmt(x.latency.p99)} / ${fmt(x.latency.max)}${dagger(x)}` : 'n/a'
       }
       const p = (t: string) => get(r, t)?.latency.p99
       const tl = get(r, 'touchline')
@@ -262,8 +262,16 @@ export function renderFigures(records: FanoutRecord[], points: Map<string, Point
     }
     lines.push('')
   }
-  lines.push(`Runs read: ${records.length}; shown: the newest result of each configuration.`)
+  lines.push(
+    `Runs read: ${records.length}. Shown: one run per configuration (all ratios compare targets of that one invocation) — ` +
+      `preferably one where other work on the machine took under ${NOISY_PCT} % of a core during every target's window, else the ` +
+      `newest with the most targets; † marks a figure measured while other work took more than that.`,
+  )
   return lines.join('\n')
+}
+
+function dagger(r: TargetResult | undefined): string {
+  return r && isNoisy(r) ? ' †' : ''
 }
 
 function errorsOf(r: TargetResult): string {

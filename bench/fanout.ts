@@ -25,7 +25,7 @@ import { startNats, startRedis, type NatsServer, type RedisServer } from '../pac
 import { SOCKETIO_PATH } from './baselines/shared.ts'
 import { encodeHistogram, mergeEncoded, summarize, type LatencySummary } from './lib/histogram.ts'
 import type { BenchResult, BenchTable } from './lib/report.ts'
-import { CpuMeter, findPids, rssBytes } from './lib/sys.ts'
+import { CpuMeter, type CpuReading, findPids, type MachineCpu, rssBytes, waitQuiet } from './lib/sys.ts'
 import { startTarget, TARGETS, type RunningTarget, type TargetName } from './lib/targets.ts'
 import { chatText, EVENT_BYTES, eventBody, nowUs, paddedText } from './lib/wire.ts'
 import type { LoadgenConfig, LoadgenConnected, LoadgenReport } from './loadgen.ts'
@@ -59,12 +59,15 @@ export interface FanoutOptions {
   cpuProf: string | undefined
   /** extra environment for touchline's gateways, KEY=VALUE */
   gatewayEnv: Record<string, string>
+  /** before each target, wait up to this many seconds for other work on the machine to stop */
+  waitQuiet: number
   quiet: boolean
 }
 
 const USAGE = `pnpm bench fanout [--connections N] [--gateways G] [--rate R] [--duration S] [--warmup S]
   [--via-nginx] [--chat R2] [--chatters K] [--saturate] [--window W] [--targets a,b,…]
   [--loadgens L] [--concurrency C] [--drain S] [--settle S] [--payload BYTES] [--cpu-prof DIR] [--gateway-env K=V,…]
+  [--wait-quiet S]  (before each target wait up to S seconds until nothing else keeps the machine busy)
 targets: ${TARGETS.join(', ')}`
 
 export function parseFanoutArgs(argv: string[]): FanoutOptions {
@@ -90,6 +93,7 @@ export function parseFanoutArgs(argv: string[]): FanoutOptions {
       payload: { type: 'string', default: String(EVENT_BYTES) },
       'cpu-prof': { type: 'string' },
       'gateway-env': { type: 'string', default: '' },
+      'wait-quiet': { type: 'string', default: '0' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -136,6 +140,7 @@ export function parseFanoutArgs(argv: string[]): FanoutOptions {
     payload: Math.floor(num('payload', values.payload, 100)),
     cpuProf: values['cpu-prof'],
     gatewayEnv,
+    waitQuiet: num('wait-quiet', values['wait-quiet'], 0),
     quiet: values.quiet,
   }
 }
@@ -152,6 +157,10 @@ export interface TargetResult {
   chat: { sent: number; received: number; latency: LatencySummary }
   cpu: Record<string, number | undefined>
   machineBusyPct: number | undefined
+  machine?: MachineCpu
+  /** CPU of processes outside the run during the window (noise) */
+  othersPct?: number
+  others?: Array<{ pid: number; cmd: string; pct: number }>
   memory: { rssBeforeMiB: number; rssIdleMiB: number; rssEndMiB: number; perConnKiB: number; marginalPerConnKiB: number }
   integrity: { gaps: number; duplicates: number; missingAtEnd: number; missingClosed: number; closeReasons: Record<string, number> }
   otherFrames: Record<string, number>
@@ -352,7 +361,7 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
       driver: [process.pid],
     })
     const cpuStart = setTimeout(() => meter.start(), (windowStart - nowUs()) / 1000)
-    let cpu: ReturnType<CpuMeter['stop']> | undefined
+    let cpu: CpuReading | undefined
     const cpuStop = setTimeout(
       () => {
         cpu = meter.stop()
@@ -508,6 +517,9 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
       chat: { sent: chatSent, received: reports.reduce((a, r) => a + r.chat, 0), latency: summarize(chatHist) },
       cpu: cpu.groups,
       machineBusyPct: cpu.machineBusyPct,
+      ...(cpu.machine ? { machine: cpu.machine } : {}),
+      othersPct: cpu.othersPct,
+      others: cpu.others,
       memory: {
         rssBeforeMiB: rssBefore / MiB,
         rssIdleMiB: rssIdle / MiB,
@@ -580,6 +592,10 @@ export async function runFanout(o: FanoutOptions): Promise<{ options: FanoutOpti
       natsPids = findPids((c) => c.includes('nats-server') && c.includes(`${dir}/nats.conf`))
     }
     for (const name of o.targets) {
+      if (o.waitQuiet > 0) {
+        const busy = await waitQuiet(30, o.waitQuiet, (b) => log(`waiting for the machine to be quiet (busy ${b.toFixed(0)} % of a core)`))
+        if (busy >= 30) log(`machine still busy (${busy.toFixed(0)} %) after ${o.waitQuiet} s: measuring anyway`)
+      }
       log(`== ${name}: starting (${o.gateways} gateway process(es)${o.viaNginx ? ', via nginx' : ''})`)
       let target: RunningTarget
       const serverEnv: Record<string, string> = {}
@@ -647,6 +663,14 @@ const ROWS: Row[] = [
   { label: 'Redis CPU %', get: (r) => r.cpu.redis },
   { label: 'load generators CPU %', get: (r) => r.cpu.loadgen },
   { label: 'machine busy % (of 100×cores)', get: (r) => r.machineBusyPct },
+  {
+    label: '… user / system / softirq / steal %',
+    get: (r) =>
+      r.machine
+        ? `${r.machine.userPct.toFixed(0)} / ${r.machine.systemPct.toFixed(0)} / ${r.machine.softirqPct.toFixed(0)} / ${r.machine.stealPct.toFixed(0)}`
+        : undefined,
+  },
+  { label: 'other processes CPU % (noise)', get: (r) => r.othersPct },
   { label: 'server RSS idle (MiB)', get: (r) => r.memory.rssIdleMiB },
   { label: 'memory per idle connection (KiB)', get: (r) => r.memory.perConnKiB, better: 'lower' },
   { label: '… of the second half only (KiB)', get: (r) => r.memory.marginalPerConnKiB, better: 'lower' },
@@ -700,6 +724,10 @@ export async function main(argv: string[]): Promise<BenchResult> {
     for (const n of r.notes) notes.push(`${r.target}: ${n}`)
     if (!r.error && r.errors.length) notes.push(`${r.target}: first errors: ${r.errors.slice(0, 3).join(' | ')}`)
     if (Object.keys(r.integrity.closeReasons).length) notes.push(`${r.target}: close reasons ${JSON.stringify(r.integrity.closeReasons)}`)
+    if (r.others?.length)
+      notes.push(
+        `${r.target}: busy outside the run during the window: ${r.others.map((x) => `${x.cmd.split(' ').slice(0, 3).join(' ')} ${x.pct}%`).join(', ')}`,
+      )
   }
   return {
     scenario: 'fanout',

@@ -18,6 +18,7 @@ const SCENARIOS: Record<string, string> = {
   presence: './presence.ts',
   chart: './chart.ts',
   profile: './profile.ts',
+  suite: './suite.ts',
 }
 
 const USAGE = `usage: pnpm bench <${Object.keys(SCENARIOS).join('|')}> [--out DIR] [scenario flags; --help for each]`
@@ -39,7 +40,7 @@ export async function run(argv: string[]): Promise<{ record?: BenchRecord; files
     args.splice(o, 2)
   }
   const mod = (await import(SCENARIOS[scenario] as string)) as { main(argv: string[]): Promise<unknown> }
-  if (scenario === 'chart' || scenario === 'profile') {
+  if (scenario === 'chart' || scenario === 'profile' || scenario === 'suite') {
     await mod.main(args)
     return {}
   }

@@ -57,13 +57,48 @@ export function configKey(r: FanoutRecord): string {
   return `${p.saturate ? 'saturate' : `rate${p.rate}`}|c${p.connections}|g${p.gateways}|${p.viaNginx ? 'nginx' : 'direct'}|chat${p.chat ?? 0}`
 }
 
-/** The newest successful result for each (configuration, target). */
+/** Other work on the machine above this (percent of one core) marks a result as noisy. */
+export const NOISY_PCT = 25
+
+export function isNoisy(r: TargetResult): boolean {
+  return (r.othersPct ?? 0) > NOISY_PCT
+}
+
+function quietRecord(r: FanoutRecord): boolean {
+  return r.data.results.every((x) => x.error || !isNoisy(x))
+}
+
+/**
+ * One run per configuration, so that every ratio compares targets of the same invocation: the
+ * run measured on an otherwise quiet machine first, then the one with the most targets, then the
+ * newest.
+ */
+export function chosenRuns(records: FanoutRecord[]): Map<string, FanoutRecord> {
+  const out = new Map<string, FanoutRecord>()
+  const rank = (r: FanoutRecord): [number, number, string] => [
+    quietRecord(r) ? 1 : 0,
+    r.data.results.filter((x) => !x.error).length,
+    r.meta.startedAt,
+  ]
+  const better = (a: FanoutRecord, b: FanoutRecord) => {
+    const x = rank(a)
+    const y = rank(b)
+    return x[0] !== y[0] ? x[0] > y[0] : x[1] !== y[1] ? x[1] > y[1] : x[2] > y[2]
+  }
+  for (const r of records) {
+    const k = configKey(r)
+    const cur = out.get(k)
+    if (!cur || better(r, cur)) out.set(k, r)
+  }
+  return out
+}
+
+/** The results of the chosen runs, keyed by configuration and target. */
 export function latestPoints(records: FanoutRecord[]): Map<string, Point> {
   const out = new Map<string, Point>()
-  for (const record of records) {
+  for (const record of chosenRuns(records).values()) {
     for (const result of record.data.results) {
-      if (result.error) continue
-      out.set(`${configKey(record)}|${result.target}`, { record, result })
+      if (!result.error) out.set(`${configKey(record)}|${result.target}`, { record, result })
     }
   }
   return out

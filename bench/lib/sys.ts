@@ -52,45 +52,99 @@ export function childPids(pid: number): number[] {
   return out
 }
 
-/** Busy and total jiffies of the whole machine (all cores), from /proc/stat. */
-function machineTicks(): { busy: number; total: number } | undefined {
+interface MachineTicks {
+  busy: number
+  total: number
+  user: number
+  system: number
+  softirq: number
+  steal: number
+}
+
+/** Jiffies of the whole machine (all cores), from /proc/stat. */
+function machineTicks(): MachineTicks | undefined {
   try {
     const line = readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? ''
     const v = line.trim().split(/\s+/).slice(1).map(Number)
-    const total = v.reduce((a, b) => a + b, 0)
-    const idle = (v[3] ?? 0) + (v[4] ?? 0)
-    return { busy: total - idle, total }
+    // user nice system idle iowait irq softirq steal guest guest_nice (guest is inside user)
+    const at = (i: number) => v[i] ?? 0
+    const total = at(0) + at(1) + at(2) + at(3) + at(4) + at(5) + at(6) + at(7)
+    const idle = at(3) + at(4)
+    return { busy: total - idle, total, user: at(0) + at(1), system: at(2), softirq: at(5) + at(6), steal: at(7) }
   } catch {
     return undefined
   }
 }
 
-export interface CpuSample {
-  /** percent of one core over the window (200 = both cores of a 2-core box) */
-  pct: number | undefined
+function allPids(): number[] {
+  try {
+    return readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number)
+  } catch {
+    return []
+  }
+}
+
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim()
+  } catch {
+    return ''
+  }
+}
+
+export interface MachineCpu {
+  /** percent of ONE core (a 2-core machine shows up to 200) */
+  busyPct: number
+  userPct: number
+  systemPct: number
+  softirqPct: number
+  stealPct: number
+}
+
+export interface CpuReading {
+  groups: Record<string, number | undefined>
+  machineBusyPct: number | undefined
+  machine: MachineCpu | undefined
+  /** CPU of every process outside the groups (other work on the machine), percent of one core */
+  othersPct: number
+  /** the busiest of them */
+  others: Array<{ pid: number; cmd: string; pct: number }>
+  seconds: number
 }
 
 /**
  * CPU used by named groups of processes between `start()` and `stop()`, as percent of one
- * core, plus the whole machine's busy percent (so noise from other work shows).
+ * core, plus the whole machine's busy percent and every other process's CPU over the same
+ * window (so noise from other work shows).
  */
 export class CpuMeter {
   private readonly groups: Map<string, number[]>
   private startCpu = new Map<number, number | undefined>()
+  private startOthers = new Map<number, number | undefined>()
   private startAt = 0
-  private startMachine: { busy: number; total: number } | undefined
+  private startMachine: MachineTicks | undefined
 
   constructor(groups: Record<string, number[]>) {
     this.groups = new Map(Object.entries(groups))
+  }
+
+  private mine(): Set<number> {
+    const s = new Set<number>([process.pid])
+    for (const pids of this.groups.values()) for (const p of pids) s.add(p)
+    return s
   }
 
   start(): void {
     this.startAt = performance.now()
     this.startMachine = machineTicks()
     for (const pids of this.groups.values()) for (const pid of pids) this.startCpu.set(pid, cpuSeconds(pid))
+    const mine = this.mine()
+    for (const pid of allPids()) if (!mine.has(pid)) this.startOthers.set(pid, cpuSeconds(pid))
   }
 
-  stop(): { groups: Record<string, number | undefined>; machineBusyPct: number | undefined; seconds: number } {
+  stop(): CpuReading {
     const seconds = (performance.now() - this.startAt) / 1000
     const groups: Record<string, number | undefined> = {}
     for (const [name, pids] of this.groups) {
@@ -106,11 +160,39 @@ export class CpuMeter {
       }
       groups[name] = any && seconds > 0 ? (100 * sum) / seconds : undefined
     }
+    const others: Array<{ pid: number; cmd: string; pct: number }> = []
+    let othersPct = 0
+    // processes born during the window count with all their CPU time
+    const mine = this.mine()
+    for (const pid of allPids()) if (!mine.has(pid) && !this.startOthers.has(pid)) this.startOthers.set(pid, 0)
+    for (const [pid, a] of this.startOthers) {
+      const b = cpuSeconds(pid)
+      if (a === undefined || b === undefined || seconds <= 0) continue
+      const pct = (100 * (b - a)) / seconds
+      othersPct += pct
+      if (pct >= 3) others.push({ pid, cmd: cmdline(pid).slice(0, 120), pct: Math.round(pct) })
+    }
     const m = machineTicks()
     const s = this.startMachine
-    // percent of ONE core, like the groups (so a 2-core machine can show up to 200)
-    const machineBusyPct = m && s && m.total > s.total ? (100 * os.cpus().length * (m.busy - s.busy)) / (m.total - s.total) : undefined
-    return { groups, machineBusyPct, seconds }
+    let machine: MachineCpu | undefined
+    if (m && s && m.total > s.total) {
+      const f = (100 * os.cpus().length) / (m.total - s.total)
+      machine = {
+        busyPct: f * (m.busy - s.busy),
+        userPct: f * (m.user - s.user),
+        systemPct: f * (m.system - s.system),
+        softirqPct: f * (m.softirq - s.softirq),
+        stealPct: f * (m.steal - s.steal),
+      }
+    }
+    return {
+      groups,
+      machineBusyPct: machine?.busyPct,
+      machine,
+      othersPct,
+      others: others.sort((a, b) => b.pct - a.pct).slice(0, 8),
+      seconds,
+    }
   }
 }
 
@@ -187,4 +269,23 @@ export function findPids(match: (cmdline: string) => boolean): number[] {
     } catch {}
   }
   return out
+}
+
+/**
+ * Wait until the machine is otherwise idle: busy under `maxBusyPct` (percent of one core) over
+ * two consecutive 2-second samples, or `timeoutSec` passed. Returns the last busy figure.
+ */
+export async function waitQuiet(maxBusyPct: number, timeoutSec: number, onWait?: (busyPct: number) => void): Promise<number> {
+  const deadline = Date.now() + timeoutSec * 1000
+  let ok = 0
+  let busy = 0
+  while (true) {
+    const a = machineTicks()
+    await new Promise((r) => setTimeout(r, 2000))
+    const b = machineTicks()
+    busy = a && b && b.total > a.total ? (100 * os.cpus().length * (b.busy - a.busy)) / (b.total - a.total) : 0
+    ok = busy < maxBusyPct ? ok + 1 : 0
+    if (ok >= 2 || Date.now() > deadline) return busy
+    onWait?.(busy)
+  }
 }
