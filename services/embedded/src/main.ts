@@ -16,7 +16,7 @@ import { hostname } from 'node:os'
 import { type ApiKey, failStartup, resolveApiKeys } from '@touchline/config'
 import { defaultNodeId, settingsFromConfig } from '@touchline/gateway'
 import { keyRing } from '@touchline/ingest'
-import { connectBackends, createRegistry, handleSignals, tokenSecretOf } from '@touchline/runtime'
+import { configOrExit, connectBackends, createRegistry, handleSignals, tokenSecretOf } from '@touchline/runtime'
 import { ensureWebBuilt } from '@touchline/web'
 import pino from 'pino'
 import { buildEmbeddedApp } from './app.ts'
@@ -61,12 +61,7 @@ function banner(cfg: EmbeddedConfig, port: number, keys: ApiKey[], generated: bo
 }
 
 async function main(): Promise<void> {
-  let cfg: EmbeddedConfig
-  try {
-    cfg = loadEmbeddedConfig()
-  } catch (err) {
-    failStartup('touchline', err)
-  }
+  const cfg = configOrExit('touchline', loadEmbeddedConfig)
   const nodeId = cfg.NODE_ID ?? defaultNodeId()
   const log = pino({ level: cfg.LOG_LEVEL, base: { service: 'embedded', node: nodeId, pid: process.pid } })
 

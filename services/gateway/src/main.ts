@@ -15,7 +15,7 @@
  */
 import { hostname } from 'node:os'
 import { failStartup } from '@touchline/config'
-import { connectBackends, createRegistry, handleSignals, tokenSecretOf } from '@touchline/runtime'
+import { configOrExit, connectBackends, createRegistry, handleSignals, tokenSecretOf } from '@touchline/runtime'
 import pino from 'pino'
 import { buildGatewayApp } from './app.ts'
 import { defaultNodeId, type GatewayConfig, loadGatewayConfig, settingsFromConfig } from './config.ts'
@@ -29,12 +29,7 @@ function advertisedUrl(cfg: GatewayConfig): string | undefined {
 }
 
 async function main(): Promise<void> {
-  let cfg: GatewayConfig
-  try {
-    cfg = loadGatewayConfig()
-  } catch (err) {
-    failStartup('gateway', err)
-  }
+  const cfg = configOrExit('gateway', loadGatewayConfig)
   const nodeId = cfg.NODE_ID ?? defaultNodeId()
   const log = pino({ level: cfg.LOG_LEVEL, base: { service: 'gateway', node: nodeId, pid: process.pid } })
 

@@ -10,19 +10,14 @@
  * - SIGHUP: re-read TOUCHLINE_API_KEYS_FILE (key rotation) and LOG_LEVEL without dropping a connection.
  */
 import { failStartup, resolveApiKeys } from '@touchline/config'
-import { connectBackends, createRegistry, handleSignals, tokenSecretOf } from '@touchline/runtime'
+import { configOrExit, connectBackends, createRegistry, handleSignals, tokenSecretOf } from '@touchline/runtime'
 import pino from 'pino'
 import { buildIngestApp } from './app.ts'
 import { keyRing } from './auth.ts'
-import { type IngestConfig, loadIngestConfig, trustProxyOf } from './config.ts'
+import { loadIngestConfig, trustProxyOf } from './config.ts'
 
 async function main(): Promise<void> {
-  let cfg: IngestConfig
-  try {
-    cfg = loadIngestConfig()
-  } catch (err) {
-    failStartup('ingest', err)
-  }
+  const cfg = configOrExit('ingest', loadIngestConfig)
   const log = pino({ level: cfg.LOG_LEVEL, base: { service: 'ingest', pid: process.pid } })
 
   const backends = await connectBackends(cfg, log, {
