@@ -4,7 +4,7 @@ import { startNats, type NatsServer } from '@touchline/testkit'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { busContract } from './contract.ts'
 import { BusUnavailableError } from './errors.ts'
-import { coalesceWrites, connectNatsBus, type NatsBus, type NatsBusOptions } from './nats.ts'
+import { cheapRequestCleanup, coalesceWrites, connectNatsBus, type NatsBus, type NatsBusOptions } from './nats.ts'
 import type { Bus, MatchMeta } from './types.ts'
 
 let server: NatsServer
@@ -231,13 +231,21 @@ describe('NatsBus on a real nats-server', () => {
     }
   })
 
-  it('coalesces writes on this nats.js version (its internals are still where coalesceWrites looks)', async () => {
-    const nc = await connect({ servers: [server.url] })
+  it('patches this nats.js version (coalesceWrites, cheapRequestCleanup find the internals they expect); requests behave as before', async () => {
+    const nc = await connect({ servers: [server.url], noAsyncTraces: true })
     try {
       expect(coalesceWrites(nc)).toBe(true)
-      const sub = nc.subscribe('coalesce.echo', { callback: (_e, m) => m.respond(m.data) })
+      expect(cheapRequestCleanup()).toBe(true)
+      const sub = nc.subscribe('coalesce.echo', {
+        callback: (_e, m) => {
+          if (m.string() !== 'silent') m.respond(m.data)
+        },
+      })
       const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => nc.request('coalesce.echo', String(i), { timeout: 2000 })))
       expect(answers.map((m) => m.string())).toEqual(Array.from({ length: 20 }, (_, i) => String(i)))
+      await expect(nc.request('coalesce.echo', 'silent', { timeout: 200 })).rejects.toMatchObject({ name: 'TimeoutError' })
+      await expect(nc.request('coalesce.nobody', 'x', { timeout: 2000 })).rejects.toMatchObject({ name: 'RequestError' })
+      expect((await nc.request('coalesce.echo', 'after', { timeout: 2000 })).string()).toBe('after')
       sub.unsubscribe()
       await nc.flush()
     } finally {
