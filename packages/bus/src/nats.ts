@@ -21,7 +21,7 @@
  *   until then and rejects with BusUnavailableError. The connection reconnects forever; streams
  *   and buckets are re-checked (and re-created if the server lost them) after each reconnect.
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 import { createRequire } from 'node:module'
 import {
   DeliverPolicy,
@@ -1214,7 +1214,7 @@ function kvToken(s: string): string {
 }
 
 function idemIds(matchId: string, key: string): { kvKey: string; msgId: string } {
-  const h = createHash('sha256').update(key).digest('base64url')
+  const h = hash('sha256', key, 'base64url')
   return { kvKey: `${kvToken(matchId)}.${h}`, msgId: `${matchId}:${h}` }
 }
 
