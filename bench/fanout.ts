@@ -130,7 +130,8 @@ export function parseFanoutArgs(argv: string[]): FanoutOptions {
     chat,
     chatters: values.chatters === '' ? Math.max(1, Math.ceil(chat * 2)) : Math.floor(num('chatters', values.chatters, 1)),
     saturate: values.saturate,
-    window: values.window === '' ? Math.max(4, Math.min(128, Math.ceil(40_000 / connections))) : Math.floor(num('window', values.window, 1)),
+    window:
+      values.window === '' ? Math.max(4, Math.min(128, Math.ceil(40_000 / connections))) : Math.floor(num('window', values.window, 1)),
     targets: targets as TargetName[],
     // ≤ 9,000 sockets per process keeps each well under the 20,000 fd limit
     loadgens: values.loadgens === '' ? Math.max(2, Math.ceil(connections / 9000)) : Math.floor(num('loadgens', values.loadgens, 1)),
