@@ -143,9 +143,10 @@ describe('status page against a real stack behind nginx', () => {
     expect(await page.textContent('#monitor-state')).toMatch(/^running since .+, checks every 0\.5 s/)
     for (const t of [gw1.target, gw2.target]) {
       const cells = await page.$$eval(`#targets tr[data-target="${t}"] td`, (tds) => tds.map((td) => td.textContent))
-      expect(cells[0]).toBe(`${t} (discovered)`)
-      expect(cells[1]).toBe('gateway')
-      expect(cells[2]).toBe(`http://${t.slice('gateway@'.length)}`)
+      expect(cells[0]).toMatch(new RegExp(`^${t.replace(/[.]/g, '\\.')} \\(discovered, node gw-[12]\\)$`))
+      expect(cells[1]).toBe('up')
+      expect(cells[2]).toBe('gateway')
+      expect(cells[3]).toBe(`http://${t.slice('gateway@'.length)}`)
     }
 
     await until('both gateways with their connections', () => nodeCounts(page), perNode)
@@ -166,7 +167,8 @@ describe('status page against a real stack behind nginx', () => {
     // The monitor sees it fail (2 checks at 500 ms) while presence still lists it: a crash, kept watched, down.
     await page.waitForSelector(`#targets tr[data-target="${gw2.target}"][data-state="down"]`, { timeout: PAGE_WAIT_MS })
     const row = await page.$$eval(`#targets tr[data-target="${gw2.target}"] td`, (tds) => tds.map((td) => td.textContent ?? ''))
-    expect(row[3]).toBe('down')
+    expect(row[0]).toContain('node gw-2')
+    expect(row[1]).toBe('down')
     expect(row[7]).not.toBe('') // the last error, e.g. ECONNREFUSED
     expect((await targetStates(page))[gw1.target]).toBe('up')
 

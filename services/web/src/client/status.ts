@@ -97,10 +97,11 @@ async function monitor(): Promise<void> {
       h(
         'tr',
         { dataset: { target: t.name, state: t.state } },
-        h('td', { text: `${t.name}${t.discovered ? ' (discovered)' : ''}` }),
+        // State second: on a phone the table scrolls sideways and the state must stay in view.
+        h('td', { text: `${t.name}${t.discovered ? ` (discovered${t.node ? `, node ${t.node}` : ''})` : ''}` }),
+        h('td', {}, h('span', { class: `state state-${t.state}`, text: t.state })),
         h('td', { text: t.kind }),
         h('td', { text: t.target }),
-        h('td', {}, h('span', { class: `state state-${t.state}`, text: t.state })),
         h('td', { text: ago(t.since) }),
         h('td', {
           class: 'num',
@@ -147,7 +148,7 @@ async function matches(): Promise<void> {
       list.map((m) => api<OnlineReply>(`/v1/matches/${encodeURIComponent(m.id)}/online`, { signal: timeout() }).catch(() => null)),
     )
     const total = online.reduce((n, o) => n + (o?.total ?? 0), 0)
-    setText(el.matchesSummary, `(${list.length} matches, ${total} watching)`)
+    setText(el.matchesSummary, `(${list.length} ${list.length === 1 ? 'match' : 'matches'}, ${total} watching)`)
     setText(el.matchesState, list.length === 0 ? 'No matches yet.' : '')
     replace(
       el.matches,
