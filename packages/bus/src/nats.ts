@@ -8,7 +8,11 @@
  *   `expect.lastSubjectSequence` = the stream seq of that last message, so two writers in two
  *   processes can never both store seq N: the loser refetches the last message and retries.
  *   Appends of one match in one process are queued locally, so conflicts only come from other
- *   processes.
+ *   processes. The stream seq of the last message is the one this process last wrote when it
+ *   knows it (see #publishEvent: cached, dropped on any sign of a re-created stream), so an
+ *   append is one publish round trip; otherwise the last message is read first.
+ * - The board: one KV compare-and-set per match at a time in this process, covering every
+ *   event appended meanwhile, from the record and revision this process last wrote (#fold).
  * - Idempotency: `msgID` = match + hash(key) (JetStream drops a repeat inside the duplicate
  *   window and answers with the original's stream seq) plus a KV record key → stored frame kept
  *   24 h, checked first, so a retry after the window or a restart still gets the first event.
@@ -601,19 +605,23 @@ export class NatsBus implements Bus {
    * stream, and the same seq would be stored twice (ABA; covered by a test). Re-creation is made
    * visible before the cached S is used, not by the publish itself (nats-server 2.9 has no
    * expectation a new stream cannot meet; `first_seq` needs 2.10):
-   * - the server publishes a stream advisory (CREATED, DELETED, RESTORE…) on each change of the
-   *   stream, from the stream's own send queue, before it answers the deleting or creating
-   *   request; this connection subscribes to them (#watchAdvisories) and drops every entry;
+   * - the server publishes a stream advisory (`$JS.EVENT.ADVISORY.STREAM.<action>.<stream>`:
+   *   CREATED, DELETED, RESTORE_…, UPDATED, LEADER_ELECTED …) while it handles the change
+   *   (nats-server 2.9 sends it from the stream's own send queue; on 2.9.10 another connection
+   *   received DELETED before the deleting client had its answer). This connection subscribes
+   *   to them for the events stream and the matches bucket (#watchAdvisories); any of them drops
+   *   every entry;
    * - every disconnect/reconnect (a server may come back without its store), every re-creation
    *   by this process, every epoch change the 5 s check sees, and an ack whose stream seq is
    *   lower than an earlier one also drop them;
-   * - an ack is cached only if none of that happened between sending its request and its answer.
-   * What remains is the case where the stream is deleted, re-created and written at exactly
-   * S by someone else while the advisory is still on its way to this process. Reading the last
-   * message before each publish (the previous design) had the same window — deletion,
-   * re-creation and the foreign write between the server answering the read and receiving the
-   * publish — so caching does not widen it. If advisories cannot be subscribed to, nothing is
-   * cached.
+   * - an ack is cached only if nothing was dropped between sending its request and its answer.
+   * What remains is a stream deleted, re-created and written by someone else at exactly stream
+   * seq S while the advisories are still on their way to this process (a network transit plus
+   * this process's event-loop delay). Reading the last message before each publish, the
+   * previous design, had a window of the same kind and size: deletion, re-creation and the
+   * foreign write between the server answering the read and receiving the publish. If the
+   * advisories cannot be subscribed to (permissions), nothing is cached and every append reads
+   * the last message first. Without the advisories the re-creation test stores seq 5 twice.
    */
   async #publishEvent(matchId: string, event: NewEvent, fp: string, msgID: string | undefined, deadline: number): Promise<Published> {
     const subject = this.names.eventLog(matchId)
