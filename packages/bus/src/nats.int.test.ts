@@ -1,6 +1,8 @@
 import { jetstreamManager } from '@nats-io/jetstream'
 import { connect } from '@nats-io/transport-node'
-import { startNats, type NatsServer } from '@touchline/testkit'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { freePort, startNats, startProcess, tempDir, waitFor, canConnect, type NatsServer } from '@touchline/testkit'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { busContract } from './contract.ts'
 import { BusUnavailableError } from './errors.ts'
@@ -214,6 +216,47 @@ describe('NatsBus on a real nats-server', () => {
     } finally {
       await admin.close()
       await bus.close()
+    }
+  })
+
+  it('without stream advisories (subscription refused) caches nothing: a re-created stream still gets unique seqs', async () => {
+    const dir = tempDir('nats-noadv')
+    const port = await freePort()
+    writeFileSync(
+      join(dir, 'nats.conf'),
+      `listen: 127.0.0.1:${port}\njetstream { store_dir: "${join(dir, 'js')}" }\n` +
+        `authorization { users = [ { user: app, password: pw, permissions: { publish: ">", subscribe: { allow: ">", deny: "$JS.EVENT.>" } } } ] }\n` +
+        `no_auth_user: app\n`,
+    )
+    const proc = startProcess('nats-server', ['-c', join(dir, 'nats.conf')])
+    try {
+      await waitFor('nats-server', async () => ((await canConnect(port)) ? true : undefined))
+      const url = `nats://127.0.0.1:${port}`
+      const prefix = freshPrefix()
+      const bus = await connectNatsBus({ servers: [url], prefix, timeoutMs: 2000 })
+      const other = await connectNatsBus({ servers: [url], prefix, timeoutMs: 2000 })
+      const admin = await connect({ servers: [url] })
+      try {
+        const jsm = await jetstreamManager(admin)
+        await bus.createMatch(meta('aba'))
+        // Each time, bus's last append sits at the stream seq where other's last append lands in
+        // the re-created stream: a cached position would pass the server's check (ABA).
+        expect((await bus.appendEvent('aba', { kind: 'commentary', data: { i: 0 } })).event.seq).toBe(1)
+        await jsm.streams.delete(bus.names.eventsStream)
+        expect((await other.appendEvent('aba', { kind: 'commentary', data: { i: 1 } })).event.seq).toBe(2)
+        expect((await bus.appendEvent('aba', { kind: 'commentary', data: { i: 2 } })).event.seq).toBe(3)
+        await jsm.streams.delete(bus.names.eventsStream)
+        expect((await other.appendEvent('aba', { kind: 'commentary', data: { i: 3 } })).event.seq).toBe(4)
+        expect((await other.appendEvent('aba', { kind: 'commentary', data: { i: 4 } })).event.seq).toBe(5)
+        expect((await bus.appendEvent('aba', { kind: 'commentary', data: { i: 5 } })).event.seq).toBe(6)
+        expect((await bus.readEvents('aba', 0, 10)).events.map((e) => e.seq)).toEqual([4, 5, 6])
+      } finally {
+        await admin.close()
+        await bus.close()
+        await other.close()
+      }
+    } finally {
+      await proc.stop()
     }
   })
 
