@@ -183,6 +183,31 @@ describe('NatsBus on a real nats-server', () => {
     }
   })
 
+  it('concurrent appends of one match on two instances: the board folds every event once, in seq order', async () => {
+    const prefix = freshPrefix()
+    const a = await open({ prefix })
+    const b = await open({ prefix })
+    try {
+      await a.createMatch(meta('board'))
+      const results = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          (i % 3 === 2 ? b : a).appendEvent('board', { kind: 'goal', data: { score: { home: i, away: 0 }, minute: i } }),
+        ),
+      )
+      const bySeq = new Map(results.map((r) => [r.event.seq, r.event.data.score?.home]))
+      expect([...bySeq.keys()].sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1))
+      for (const bus of [a, b]) {
+        const board = (await bus.getMatch('board'))?.board
+        expect(board?.seq).toBe(60)
+        expect(board?.entries.map((e) => e.seq)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1))
+        expect(board?.entries.map((e) => e.score?.home)).toEqual(Array.from({ length: 60 }, (_, i) => bySeq.get(i + 1)))
+      }
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
   it('re-creates a deleted events stream: appends work, seqs continue, the epoch changes', async () => {
     const prefix = freshPrefix()
     const bus = await open({ prefix })
