@@ -4,6 +4,9 @@ const exclude = ['**/node_modules/**', '**/dist/**']
 
 export default defineConfig({
   test: {
+    // On CI a JSON report too, from which .ci/run prints a plain "N passed, N failed" line.
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: { json: 'test-results/vitest.json' },
     // One test run, three layers. `pnpm test` runs all of them; `--project` picks one.
     projects: [
       {
