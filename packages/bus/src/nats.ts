@@ -516,7 +516,8 @@ export class NatsBus implements Bus {
         const gen = this.#gen
         try {
           const revision = await this.#kv.matches.update(kvToken(matchId), JSON.stringify(next), cur.revision)
-          this.#cacheRecord(gen, matchId, next, revision)
+          // The updater may keep `next`: cache and return copies.
+          this.#cacheRecord(gen, matchId, structuredClone(next), revision)
           return structuredClone(next)
         } catch (err) {
           if (!isApiError(err, JetStreamApiCodes.StreamWrongLastSequence) || Date.now() > deadline) throw err
