@@ -352,7 +352,7 @@ function report(o: IngestBenchOptions, figures: ScenarioFigures[]): BenchResult 
       serial ? `${Math.round(serial.acceptedPerSec)} events/s one post at a time (p50 ${serial.p50Ms} ms)` : undefined,
     ].filter(Boolean)
     notes.push(
-      `single match: ${parts.join(', ')}. Bound: a match's seqs are assigned one after another (seq N+1 is published with JetStream's expected-last-subject-sequence = N's), so one match takes at most 1 / (publish round trip) per process, and concurrent posts to it also contend on the match record's scoreboard update (compare-and-set in KV).`,
+      `single match: ${parts.join(', ')}. Bound: a match's seqs are assigned one after another (seq N+1 is published with JetStream's expected-last-subject-sequence = N's), so one match takes at most 1 / (JetStream publish round trip) per process; its scoreboard updates are coalesced (one compare-and-set in KV at a time, covering every event appended meanwhile).`,
     )
   }
   notes.push(
