@@ -7,6 +7,11 @@ export const commonSpec = {
   NATS_URL: urls({ protocols: ['nats:', 'tls:', 'ws:', 'wss:'], describe: 'NATS servers, comma-separated; unset = in-memory bus' }),
   REDIS_URL: urls({ protocols: ['redis:', 'rediss:'], describe: 'Redis URL; unset = in-memory presence' }),
   NATS_PREFIX: str({ default: 'tl', pattern: /^[a-z][a-z0-9_]{0,30}$/, describe: 'prefix of NATS subjects, streams and buckets' }),
+  REDIS_AT_START: oneOf(['require', 'degrade'], {
+    default: 'require',
+    describe:
+      'with REDIS_URL set and Redis not answering at start: require = exit with an error naming REDIS_URL (catches a wrong URL); degrade = start anyway (presence degraded until Redis answers)',
+  }),
   REDIS_PREFIX: str({ default: 'tl', pattern: /^[A-Za-z0-9_:-]{1,32}$/, describe: 'prefix of Redis keys' }),
   TOUCHLINE_TOKEN_SECRET: optionalStr({
     describe: 'HMAC secret for viewer tokens (shared by ingest and gateways); generated in embedded mode',

@@ -54,11 +54,23 @@ describe('connectBackends', () => {
     )
   })
 
-  it('with Redis away goes on degraded within the connect timeout, and warns', async () => {
+  it('with Redis away names REDIS_URL by default (REDIS_AT_START=require)', async () => {
+    const url = `redis://127.0.0.1:${await closedPort()}`
+    const { log } = captureLog()
+    await expect(
+      connectBackends({ ...memory, REDIS_URL: [url], REDIS_PREFIX: 'rt' }, log, {
+        natsName: 'test',
+        rateLimiter: true,
+        redisConnectTimeoutMs: 200,
+      }),
+    ).rejects.toThrow(`REDIS_URL (${url}) is not reachable (set REDIS_AT_START=degrade to start without it)`)
+  })
+
+  it('with Redis away and REDIS_AT_START=degrade goes on degraded within the connect timeout, and warns', async () => {
     const url = `redis://127.0.0.1:${await closedPort()}`
     const { log, lines } = captureLog()
     const started = Date.now()
-    const b = await connectBackends({ ...memory, REDIS_URL: [url], REDIS_PREFIX: 'rt' }, log, {
+    const b = await connectBackends({ ...memory, REDIS_URL: [url], REDIS_PREFIX: 'rt', REDIS_AT_START: 'degrade' }, log, {
       natsName: 'test',
       rateLimiter: true,
       redisConnectTimeoutMs: 200,

@@ -5,8 +5,10 @@
  *
  * - NATS unreachable at start rejects with an error naming NATS_URL (mains pass it to
  *   `failStartup`: one line, exit 78). Nothing is left open.
- * - Redis unreachable at start is not fatal: the stores come back `degraded`, keep reconnecting, and
- *   a warning says so.
+ * - Redis unreachable at start (within the connect timeout): with REDIS_AT_START=require (the
+ *   default) it rejects with an error naming REDIS_URL, like NATS — a wrong URL shows at once;
+ *   with REDIS_AT_START=degrade the stores come back `degraded`, keep reconnecting, and a warning
+ *   says so (Redis is not on the delivery path: a gateway can serve events without it).
  * - A service says in `warn` what the in-memory or degraded choice means for it; a note it leaves
  *   out is a warning it does not log (the embedded mode is meant to run in memory).
  */
@@ -22,6 +24,8 @@ export interface BackendConfig {
   NATS_TIMEOUT_MS: number
   REDIS_URL?: string[] | undefined
   REDIS_PREFIX: string
+  /** Default 'require'. */
+  REDIS_AT_START?: 'require' | 'degrade'
 }
 
 export interface BackendOptions {
@@ -103,7 +107,12 @@ async function connectRedisSide(
     connectRedisPresence({ url, prefix: `${cfg.REDIS_PREFIX}:presence`, ttlMs, heartbeatMs, connectTimeoutMs }),
     options.rateLimiter ? connectRedisRateLimiter({ url, prefix: `${cfg.REDIS_PREFIX}:rl`, connectTimeoutMs }) : undefined,
   ])
-  if (presence.status().type !== 'connected' && options.warn?.redisDown)
-    log.warn({ redis: url }, `Redis is not reachable yet: ${options.warn.redisDown}`)
+  if (presence.status().type !== 'connected') {
+    if ((cfg.REDIS_AT_START ?? 'require') === 'require') {
+      await Promise.allSettled([presence.close(), rateLimiter?.close()])
+      throw new Error(`REDIS_URL (${url}) is not reachable (set REDIS_AT_START=degrade to start without it)`)
+    }
+    if (options.warn?.redisDown) log.warn({ redis: url }, `Redis is not reachable yet: ${options.warn.redisDown}`)
+  }
   return [presence, rateLimiter]
 }

@@ -71,13 +71,26 @@ describe('gateway main', () => {
     const noSecret = await run({ NATS_URL: nats.url })
     expect(noSecret.code).toBe(78)
     expect(noSecret.stderr).toContain('TOUCHLINE_TOKEN_SECRET')
+
+    // An unreachable Redis (a wrong URL) is named at start unless REDIS_AT_START=degrade.
+    const noRedis = await run({ NATS_URL: nats.url, TOUCHLINE_TOKEN_SECRET: SECRET, REDIS_URL: 'redis://127.0.0.1:1' })
+    expect(noRedis.code).toBe(78)
+    expect(noRedis.stderr).toMatch(/REDIS_URL \(redis:\/\/127\.0\.0\.1:1\) is not reachable/)
+    expect(noRedis.stderr.trim().split('\n')).toHaveLength(1)
   })
 
   it('keeps delivering with Redis down at start, reports presence degraded, and heals when Redis comes', async () => {
     const redis: RedisServer = await startRedis()
     await redis.kill()
     const gw = await startService('gateway', {
-      env: { NATS_URL: nats.url, NATS_PREFIX: 'gwint', REDIS_URL: redis.url, TOUCHLINE_TOKEN_SECRET: SECRET, NODE_ID: 'gw-heal' },
+      env: {
+        NATS_URL: nats.url,
+        NATS_PREFIX: 'gwint',
+        REDIS_URL: redis.url,
+        REDIS_AT_START: 'degrade',
+        TOUCHLINE_TOKEN_SECRET: SECRET,
+        NODE_ID: 'gw-heal',
+      },
       timeoutMs: 30_000,
     })
     const clients: TestClient[] = []
