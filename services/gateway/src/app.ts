@@ -7,9 +7,12 @@
  * the gateway (preClose): sockets get 1012, the node leaves presence. The bus, presence store and
  * rate limiter are passed in and closed by whoever made them.
  */
+import { ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import websocket from '@fastify/websocket'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
+import type { WebSocket } from 'ws'
 import { Gateway, type GatewayDeps } from './gateway.ts'
 
 export type { GatewayDeps } from './gateway.ts'
@@ -23,6 +26,36 @@ function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined
 }
 
+/** What the gateway does with an error on an established socket. */
+function onSocketError(error: Error, socket: WebSocket, log: FastifyBaseLogger | Logger): void {
+  const code = (error as { code?: string }).code
+  if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
+    // A protocol error (e.g. frame over maxPayload): ws already sent the close (1009, 1002…).
+    log.debug({ code, message: error.message }, 'websocket protocol error')
+    setTimeout(() => socket.terminate(), 2000).unref()
+    return
+  }
+  log.warn({ err: error }, 'websocket error')
+  socket.terminate()
+}
+
+/**
+ * Let go of the HTTP upgrade request once the socket is ours. @fastify/websocket leaves, per
+ * socket, an `error` listener closing over the fastify request and reply, and the TCP socket
+ * still points at the ServerResponse it made for routing (`_httpMessage`), which points at the
+ * IncomingMessage with its headers: about 2.5 KiB of heap per idle connection (see README,
+ * "Memory per connection"). The listener is replaced by `onError` (the same handling, shared by
+ * every socket) and the response is detached from the TCP socket (nothing was, or will be,
+ * written through it: the reply is hijacked).
+ */
+function releaseRequest(socket: WebSocket, onError: (this: WebSocket, error: Error) => void): void {
+  socket.removeAllListeners('error')
+  socket.on('error', onError)
+  const tcp = (socket as unknown as { _socket?: Socket & { _httpMessage?: unknown } })._socket
+  const res = tcp?._httpMessage
+  if (tcp && res instanceof ServerResponse) res.detachSocket(tcp)
+}
+
 export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (app, opts) => {
   const gw = opts.gateway ?? new Gateway(opts, app.log as unknown as Logger)
 
@@ -33,20 +66,17 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
       clientTracking: false,
     },
     errorHandler(error, socket, request) {
-      const code = (error as { code?: string }).code
-      if (typeof code === 'string' && code.startsWith('WS_ERR_')) {
-        // A protocol error (e.g. frame over maxPayload): ws already sent the close (1009, 1002…).
-        request.log.debug({ code, message: error.message }, 'websocket protocol error')
-        setTimeout(() => socket.terminate(), 2000).unref()
-        return
-      }
-      request.log.warn({ err: error }, 'websocket error')
-      socket.terminate()
+      onSocketError(error, socket, request.log)
     },
     preClose: async () => {
       await gw.drain()
     },
   })
+
+  /** One listener for every socket (`this` is the socket): nothing per socket is captured. */
+  const onError = function (this: WebSocket, error: Error): void {
+    onSocketError(error, this, gw.log)
+  }
 
   await gw.start()
   app.addHook('onClose', async () => {
@@ -59,6 +89,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
     const match = str(q.match)
     const since = str(q.since)
     const epoch = str(q.epoch)
+    releaseRequest(socket, onError)
     gw.attach(socket, {
       ...(token !== undefined ? { token } : {}),
       ...(match !== undefined ? { match } : {}),

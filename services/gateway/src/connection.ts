@@ -40,40 +40,65 @@ export interface ConnectOptions {
   epoch?: string
 }
 
+/** The Connection of a socket, for the listeners below (shared by every socket: `this` is the socket). */
+const CONN = Symbol('touchline.connection')
+type ConnSocket = WebSocket & { [CONN]: Connection }
+
+/**
+ * Memory per idle connection (README, "Memory per connection"): what an idle spectator does not
+ * need is made on first use — the child logger, the two token buckets, the bad-frame window — and
+ * the socket's listeners are module-level functions rather than closures per socket.
+ */
 export class Connection implements Beating {
   readonly id: string
   readonly ws: WebSocket
   readonly sender: Sender
-  readonly log: Logger
   readonly subs = new Map<string, Subscription>()
   user: User | undefined
   alive = true
   closed = false
   readonly #gw: Gateway
-  readonly #inbound: TokenBucket
-  readonly #chat: TokenBucket
-  #bad: number[] = []
+  #log: Logger | undefined
+  /** Made at the first client frame: a new bucket is full, as one made at connect would still be. */
+  #inbound: TokenBucket | undefined
+  /** Made at the first chat frame (full, as above). */
+  #chat: TokenBucket | undefined
+  #bad: number[] | undefined
   #policyClosing = false
 
   constructor(gw: Gateway, ws: WebSocket) {
     this.#gw = gw
     this.ws = ws
     this.id = randomBytes(9).toString('base64url')
-    this.log = gw.log.child({ connId: this.id })
     this.sender = new Sender(ws, gw.senderLimits, gw.stats)
-    const s = gw.settings
-    this.#inbound = new TokenBucket(s.inboundBurst, s.inboundPerSec)
-    this.#chat = new TokenBucket(s.chatConnBurst, s.chatConnPerMin / 60)
+  }
+
+  /** This connection's logger (a child with `connId`), made when first needed. */
+  get log(): Logger {
+    this.#log ??= this.#gw.log.child({ connId: this.id })
+    return this.#log
+  }
+
+  static readonly #onMessageListener = function (this: WebSocket, data: RawData, isBinary: boolean): void {
+    ;(this as ConnSocket)[CONN].#onMessage(data, isBinary)
+  }
+
+  static readonly #onPongListener = function (this: WebSocket): void {
+    ;(this as ConnSocket)[CONN].alive = true
+  }
+
+  static readonly #onCloseListener = function (this: WebSocket): void {
+    ;(this as ConnSocket)[CONN].#onClose()
   }
 
   /** Attach listeners (synchronously, first), send `welcome`, then handle the query's subscribe. */
   start(opts: ConnectOptions): void {
-    const ws = this.ws
-    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary))
-    ws.on('pong', () => {
-      this.alive = true
-    })
-    ws.once('close', () => this.#onClose())
+    const ws = this.ws as ConnSocket
+    ws[CONN] = this
+    ws.on('message', Connection.#onMessageListener)
+    ws.on('pong', Connection.#onPongListener)
+    // ws emits 'close' once; #onClose is idempotent anyway.
+    ws.on('close', Connection.#onCloseListener)
 
     let tokenError: string | undefined
     if (opts.token !== undefined) tokenError = this.#authenticate(opts.token)
@@ -157,6 +182,7 @@ export class Connection implements Beating {
     if (this.closed || this.#policyClosing) return
     this.alive = true
     try {
+      this.#inbound ??= new TokenBucket(this.#gw.settings.inboundBurst, this.#gw.settings.inboundPerSec)
       const wait = this.#inbound.take()
       if (wait > 0) {
         this.#badFrame('flood', () => this.error('rate_limited', 'too many frames; slow down', { retryAfterMs: wait }))
@@ -204,9 +230,11 @@ export class Connection implements Beating {
     bump(gw.stats.badFrames, reason)
     const now = Date.now()
     const windowStart = now - gw.settings.badFrameWindowMs
-    while (this.#bad.length > 0 && (this.#bad[0] as number) < windowStart) this.#bad.shift()
-    this.#bad.push(now)
-    if (this.#bad.length > gw.settings.badFrameLimit) {
+    this.#bad ??= []
+    const bad = this.#bad
+    while (bad.length > 0 && (bad[0] as number) < windowStart) bad.shift()
+    bad.push(now)
+    if (bad.length > gw.settings.badFrameLimit) {
       this.#policyClosing = true
       gw.stats.abuseCloses++
       this.log.info({ reason }, 'closing abusive connection (1008)')
@@ -311,6 +339,7 @@ export class Connection implements Beating {
     if (!this.subs.has(frame.matchId)) return refuse('not_subscribed', `subscribe to ${frame.matchId} before chatting`)
     const checked = cleanChatText(frame.text)
     if (!checked.ok) return refuse(checked.code, checked.message)
+    this.#chat ??= new TokenBucket(gw.settings.chatConnBurst, gw.settings.chatConnPerMin / 60)
     const wait = this.#chat.take()
     if (wait > 0) return refuse('rate_limited', 'too many chat messages from this connection', wait)
 

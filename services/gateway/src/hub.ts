@@ -13,6 +13,7 @@
  */
 import type { Bus, BusSubscription, LiveChat, LiveEvent, StoredEvent } from '@touchline/bus'
 import type { Logger } from 'pino'
+import type { BuiltSnapshot } from './resume.ts'
 import type { Sender } from './sender.ts'
 import type { GatewayStats } from './stats.ts'
 
@@ -57,6 +58,8 @@ export class MatchChannel {
   queue: LiveEvent[] = []
   ready: Promise<void>
   subs: BusSubscription[] = []
+  /** Snapshots being built for this match, by position (resume.ts shares them while in flight). */
+  readonly snapshots = new Map<string, Promise<BuiltSnapshot>>()
 
   constructor(matchId: string) {
     this.matchId = matchId

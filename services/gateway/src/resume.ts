@@ -99,7 +99,7 @@ export async function startSubscription(
   let record: MatchRecord | null = null
   try {
     if (request.since === undefined || !hub.hasReadyChannel(matchId)) {
-      record = await bus.getMatch(matchId)
+      record = await sharedGetMatch(bus, matchId)
       if (!record) return { type: 'error', code: 'unknown_match', message: `no match ${matchId}` }
     }
   } catch (err) {
@@ -234,18 +234,77 @@ async function drain(o: ResumeOptions, sub: Subscription): Promise<void> {
   check(sub)
 }
 
+/**
+ * Reads of a match record in flight, per bus: subscribers arriving together (a burst of
+ * connections to one match) share one read instead of each making its own. A read that started
+ * before a request answers it as well as its own would have: it is only shared while in flight.
+ */
+const matchReads = new WeakMap<Bus, Map<string, Promise<MatchRecord | null>>>()
+
+function sharedGetMatch(bus: Bus, matchId: string): Promise<MatchRecord | null> {
+  let reads = matchReads.get(bus)
+  if (!reads) {
+    reads = new Map()
+    matchReads.set(bus, reads)
+  }
+  const inFlight = reads.get(matchId)
+  if (inFlight) return inFlight
+  const read = bus.getMatch(matchId)
+  const all = reads
+  all.set(matchId, read)
+  const done = () => {
+    if (all.get(matchId) === read) all.delete(matchId)
+  }
+  read.then(done, done)
+  return read
+}
+
+/** A snapshot frame and its seq, as built for one or more subscribers (see `snapshot`). */
+export interface BuiltSnapshot {
+  frame: Buffer
+  seq: number
+}
+
 /** Send a snapshot covering at least what the hub has delivered; returns its seq. */
 async function snapshot(o: ResumeOptions, sub: Subscription, ch: MatchChannel, known: MatchRecord | null, reset: boolean): Promise<number> {
+  // Subscribers of a match that ask while a snapshot of the same position (delivered seq, epoch,
+  // reset) is being built get that one: its reads started after the hub had delivered the same
+  // seq, so it covers what they need, and the frame is one Buffer written to each socket (as
+  // fan-out does). Only shared while in flight; see "Memory per connection" in the README.
+  const key = `${ch.lastSeq}\u0000${ch.epoch}\u0000${reset ? 1 : 0}`
+  let building = ch.snapshots.get(key)
+  if (!building) {
+    const built = buildSnapshot(o, sub.matchId, ch.lastSeq, known, reset)
+    building = built
+    ch.snapshots.set(key, built)
+    const done = () => {
+      if (ch.snapshots.get(key) === built) ch.snapshots.delete(key)
+    }
+    built.then(done, done)
+  }
+  const { frame, seq } = await building
+  check(sub)
+  if (sub.sender.bufferedAmount > o.replayHighWaterBytes) await drain(o, sub)
+  if (!sub.sender.send(frame)) throw new Cancelled()
+  o.stats.snapshots++
+  if (reset) o.stats.resets++
+  return seq
+}
+
+async function buildSnapshot(
+  o: ResumeOptions,
+  matchId: string,
+  tail: number,
+  known: MatchRecord | null,
+  reset: boolean,
+): Promise<BuiltSnapshot> {
   const { bus } = o
-  const matchId = sub.matchId
-  const tail = ch.lastSeq
   const n = o.snapshotEvents
   const [record, read, chat] = await Promise.all([
     known ? Promise.resolve(known) : bus.getMatch(matchId),
     bus.readEvents(matchId, Math.max(0, tail - n), Math.max(1, n * 2)),
     o.snapshotChat > 0 ? bus.recentChat(matchId, o.snapshotChat) : Promise.resolve([]),
   ])
-  check(sub)
   if (!record) throw new Error(`match ${matchId} disappeared`)
   const events = n > 0 ? read.events.slice(-n) : []
   const last = events[events.length - 1]
@@ -255,9 +314,5 @@ async function snapshot(o: ResumeOptions, sub: Subscription, ch: MatchChannel, k
     events.map((e) => e.frame),
     chat.map((c) => c.frame),
   )
-  if (sub.sender.bufferedAmount > o.replayHighWaterBytes) await drain(o, sub)
-  if (!sub.sender.send(frame)) throw new Cancelled()
-  o.stats.snapshots++
-  if (reset) o.stats.resets++
-  return seq
+  return { frame, seq }
 }
