@@ -33,7 +33,11 @@ function seriesKey(r: FanoutRecord, target: string): { key: string; dash: string
   if (g > 1) parts.push(`${g} procs`)
   if (r.params.viaNginx) parts.push('nginx')
   if (!r.params.saturate) parts.push(`${r.params.rate}/s`)
-  return { key: parts.join(', '), dash: r.params.viaNginx ? '2,3' : g > 1 ? '7,4' : '' }
+  if (r.params.saturate && r.params.window === 1) parts.push('1 at a time')
+  return {
+    key: parts.join(', '),
+    dash: r.params.saturate && r.params.window === 1 ? '1,3' : r.params.viaNginx ? '2,3' : g > 1 ? '7,4' : '',
+  }
 }
 
 function collect(points: Point[], y: (r: TargetResult) => number): Series[] {
@@ -197,6 +201,7 @@ export function renderFigures(records: FanoutRecord[], points: Map<string, Point
   const runs = [...latest.values()].sort(
     (a, b) =>
       Number(a.params.saturate) - Number(b.params.saturate) ||
+      Number(a.params.window === 1) - Number(b.params.window === 1) ||
       Number(a.params.viaNginx) - Number(b.params.viaNginx) ||
       a.params.gateways - b.params.gateways ||
       a.params.connections - b.params.connections ||
@@ -211,14 +216,17 @@ export function renderFigures(records: FanoutRecord[], points: Map<string, Point
     lines.push(
       '#### Saturation: delivered messages/s (closed loop)',
       '',
-      '| connections | gateways | path | touchline | ws-send | ws-prebuilt | socketio | ÷ ws-send | ÷ ws-prebuilt | ÷ socketio | touchline p99 (ms) | gateway CPU % | errors | result |',
-      '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+      'Window = events in flight (posted, not yet delivered to every connection). With several in flight touchline writes the frames',
+      'that reach a socket in the same tick with one syscall; window 1 (one event at a time) shows the fan-out of single events.',
+      '',
+      '| connections | gateways | path | window | touchline | ws-send | ws-prebuilt | socketio | ÷ ws-send | ÷ ws-prebuilt | ÷ socketio | server CPU µs per msg (tl / send / prebuilt / sio) | errors | result |',
+      '| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- |',
     )
     for (const r of sat) {
       const v = (t: string) => get(r, t)?.delivered.perSec
       const tl = get(r, 'touchline')
       lines.push(
-        `| ${cfgLabel(r)} | ${TARGET_ORDER.map((t) => fmt(v(t)) + dagger(get(r, t))).join(' | ')} | ${ratio(v('touchline'), v('ws-send'))} | ${ratio(v('touchline'), v('ws-prebuilt'))} | ${ratio(v('touchline'), v('socketio'))} | ${fmt(tl?.latency.p99)} | ${fmt(tl?.cpu.gateway)} | ${tl ? errorsOf(tl) : ''} | ${r.file.replace(/\.json$/, '')} |`,
+        `| ${cfgLabel(r)} | ${r.params.window ?? ''} | ${TARGET_ORDER.map((t) => fmt(v(t)) + dagger(get(r, t))).join(' | ')} | ${ratio(v('touchline'), v('ws-send'))} | ${ratio(v('touchline'), v('ws-prebuilt'))} | ${ratio(v('touchline'), v('socketio'))} | ${TARGET_ORDER.map((t) => fmt(cpuPerMsg(get(r, t)))).join(' / ')} | ${tl ? errorsOf(tl) : ''} | ${r.file.replace(/\.json$/, '')} |`,
       )
     }
     lines.push('')
@@ -268,6 +276,11 @@ export function renderFigures(records: FanoutRecord[], points: Map<string, Point
       `newest with the most targets; † marks a figure measured while other work took more than that.`,
   )
   return lines.join('\n')
+}
+
+/** Server CPU time per delivered message, µs. */
+function cpuPerMsg(r: TargetResult | undefined): number | undefined {
+  return r && r.cpu.gateway !== undefined && r.delivered.perSec > 0 ? (r.cpu.gateway * 10_000) / r.delivered.perSec : undefined
 }
 
 function dagger(r: TargetResult | undefined): string {

@@ -658,6 +658,11 @@ const ROWS: Row[] = [
   { label: 'chat sent / received', get: (r) => (r.chat.sent ? `${r.chat.sent} / ${r.chat.received}` : undefined) },
   { label: 'chat latency p99 (ms)', get: (r) => (r.chat.sent ? r.chat.latency.p99 : undefined), better: 'lower' },
   { label: 'server CPU % (sum)', get: (r) => r.cpu.gateway, better: 'lower' },
+  {
+    label: 'server CPU µs per delivered msg',
+    get: (r) => (r.cpu.gateway !== undefined && r.delivered.perSec > 0 ? (r.cpu.gateway * 10_000) / r.delivered.perSec : undefined),
+    better: 'lower',
+  },
   { label: 'ingest CPU %', get: (r) => r.cpu.ingest },
   { label: 'nginx CPU %', get: (r) => r.cpu.nginx },
   { label: 'NATS CPU %', get: (r) => r.cpu.nats },

@@ -15,6 +15,8 @@ export const SUITE: Array<{ name: string; args: string }> = [
   { name: 'steady-1k', args: '--connections 1000 --rate 10 --duration 10' },
   { name: 'steady-5k', args: '--connections 5000 --rate 10 --duration 10' },
   { name: 'steady-10k', args: '--connections 10000 --rate 10 --duration 10' },
+  { name: 'one-10k', args: '--connections 10000 --saturate --window 1 --duration 10' },
+  { name: 'one-1k', args: '--connections 1000 --saturate --window 1 --duration 10' },
   { name: 'sat-10k-2gw', args: '--connections 10000 --gateways 2 --saturate --duration 10' },
   { name: 'nginx-sat-1k', args: '--connections 1000 --saturate --via-nginx --duration 10 --targets touchline,ws-send,ws-prebuilt' },
   { name: 'nginx-sat-10k', args: '--connections 10000 --saturate --via-nginx --duration 10 --targets touchline,ws-send,ws-prebuilt' },

@@ -16,6 +16,7 @@ export interface FanoutRecord extends BenchRecord {
     viaNginx: boolean
     saturate: boolean
     chat: number
+    window?: number
     [k: string]: unknown
   }
   data: { results: TargetResult[] }
@@ -54,14 +55,16 @@ export interface Point {
 /** A configuration: what was run, apart from the target. */
 export function configKey(r: FanoutRecord): string {
   const p = r.params
-  return `${p.saturate ? 'saturate' : `rate${p.rate}`}|c${p.connections}|g${p.gateways}|${p.viaNginx ? 'nginx' : 'direct'}|chat${p.chat ?? 0}`
+  const mode = p.saturate ? (p.window === 1 ? 'saturate-w1' : 'saturate') : `rate${p.rate}`
+  return `${mode}|c${p.connections}|g${p.gateways}|${p.viaNginx ? 'nginx' : 'direct'}|chat${p.chat ?? 0}`
 }
 
 /** Other work on the machine above this (percent of one core) marks a result as noisy. */
 export const NOISY_PCT = 25
 
 export function isNoisy(r: TargetResult): boolean {
-  return (r.othersPct ?? 0) > NOISY_PCT
+  // results from before the bench recorded other work count as noisy (unknown)
+  return r.othersPct === undefined || r.othersPct > NOISY_PCT
 }
 
 function quietRecord(r: FanoutRecord): boolean {
@@ -106,7 +109,7 @@ export function latestPoints(records: FanoutRecord[]): Map<string, Point> {
 
 export function find(
   points: Map<string, Point>,
-  q: { saturate: boolean; connections: number; gateways: number; viaNginx?: boolean; rate?: number; target: string },
+  q: { saturate: boolean; connections: number; gateways: number; viaNginx?: boolean; rate?: number; target: string; oneAtATime?: boolean },
 ): Point | undefined {
   let best: Point | undefined
   for (const p of points.values()) {
@@ -116,6 +119,7 @@ export function find(
     if (Boolean(r.viaNginx) !== Boolean(q.viaNginx)) continue
     if (q.rate !== undefined && !r.saturate && r.rate !== q.rate) continue
     if ((r.chat ?? 0) !== 0) continue
+    if (r.saturate && (r.window === 1) !== Boolean(q.oneAtATime)) continue
     if (!best || p.record.meta.startedAt > best.record.meta.startedAt) best = p
   }
   return best
