@@ -30,7 +30,7 @@ interface Series {
 function seriesKey(r: FanoutRecord, target: string): { key: string; dash: string } {
   const g = r.params.gateways
   const parts = [target]
-  if (g > 1) parts.push(`${g} procs`)
+  if (g > 1) parts.push(`gateways=${g}`)
   if (r.params.viaNginx) parts.push('nginx')
   if (!r.params.saturate) parts.push(`${r.params.rate}/s`)
   if (r.params.saturate && r.params.window === 1) parts.push('1 at a time')
