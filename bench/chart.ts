@@ -36,7 +36,7 @@ function seriesKey(r: FanoutRecord, target: string): { key: string; dash: string
   if (r.params.saturate && r.params.window === 1) parts.push('1 at a time')
   return {
     key: parts.join(', '),
-    dash: r.params.saturate && r.params.window === 1 ? '1,3' : r.params.viaNginx ? '2,3' : g > 1 ? '7,4' : '',
+    dash: r.params.saturate && r.params.window === 1 ? '10,3,2,3' : r.params.viaNginx ? '2,3' : g > 1 ? '7,4' : '',
   }
 }
 
@@ -67,7 +67,10 @@ function niceTicks(max: number, count = 5): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw))
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? raw
   const out: number[] = []
-  for (let v = 0; v <= max + 1e-9; v += step) out.push(v)
+  for (let v = 0; ; v += step) {
+    out.push(v)
+    if (v >= max) break
+  }
   return out
 }
 
