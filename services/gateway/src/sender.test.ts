@@ -79,7 +79,7 @@ describe('Sender', () => {
     expect(ws.sent).toHaveLength(0)
   })
 
-  it('corks the TCP socket for the rest of the tick and uncorks once', async () => {
+  it('writes the first frame of a tick at once, corks from the second frame on and uncorks once', async () => {
     const ws = new FakeSocket() as FakeSocket & { _socket: { cork(): void; uncork(): void; corked: number; flushes: number } }
     ws._socket = {
       corked: 0,
@@ -94,12 +94,16 @@ describe('Sender', () => {
     }
     const s = new Sender(ws, limits({ cork: true }), newStats())
     s.send(frame(10))
+    expect(ws._socket.corked).toBe(0) // a lone event is not held back
     s.send(frame(10))
     s.sendDroppable(frame(10))
     expect(ws._socket.corked).toBe(1)
     await new Promise((r) => process.nextTick(r))
     expect(ws._socket.corked).toBe(0)
     expect(ws._socket.flushes).toBe(1)
+    await new Promise((r) => setImmediate(r))
+    s.send(frame(10))
+    expect(ws._socket.corked).toBe(0)
     s.send(frame(10))
     expect(ws._socket.corked).toBe(1)
     await new Promise((r) => process.nextTick(r))

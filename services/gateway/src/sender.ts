@@ -13,8 +13,10 @@
  *
  * Nothing here ever waits: a slow socket costs the fan-out one comparison, never a delay.
  *
- * Writes within one tick are corked on the underlying TCP socket and flushed together on the next
- * tick, so a burst of frames for one socket becomes one writev instead of one syscall per frame.
+ * The first frame of a tick goes out at once (an event is not held back while the hub loops over
+ * the other sockets: that kept steady-rate p99 at 1.5–2.2× a plain ws server). From the second
+ * frame for the same socket in the same tick on, the TCP socket is corked and flushed on the next
+ * tick, so a burst of frames for one socket still becomes one writev instead of one syscall each.
  * `_socket` is a ws internal; when it is missing (fake sockets in tests) writes go out as they are.
  */
 import { CLOSE } from '@touchline/protocol'
@@ -55,6 +57,8 @@ export class Sender {
   readonly #onSlow: (() => void) | undefined
   #closed = false
   #corked: Corkable | undefined
+  /** A frame was already written in this tick (reset on the next tick). */
+  #wroteThisTick = false
 
   constructor(ws: SocketLike, limits: SenderLimits, stats: GatewayStats, onSlow?: () => void) {
     this.#ws = ws
@@ -128,7 +132,14 @@ export class Sender {
   }
 
   #write(frame: Buffer): void {
-    if (this.#limits.cork && this.#corked === undefined) this.#cork()
+    if (this.#limits.cork) {
+      if (!this.#wroteThisTick) {
+        this.#wroteThisTick = true
+        process.nextTick(() => {
+          this.#wroteThisTick = false
+        })
+      } else if (this.#corked === undefined) this.#cork()
+    }
     try {
       this.#ws.send(frame, { binary: false })
     } catch {
