@@ -4,19 +4,10 @@
  * process dies (nginx workers survive a SIGKILL of their master, so the whole group is killed).
  */
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import { confine, NginxConfigRejected, startNginx, waitFor } from '../packages/testkit/src/index.ts'
-
-function alive(pid: number): boolean {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return s.charAt(s.lastIndexOf(')') + 2) !== 'Z'
-  } catch {
-    return false
-  }
-}
+import { alive } from './support/process.ts'
 
 async function backend(text: string): Promise<{ server: Server; port: number }> {
   const server = createServer((_req, res) => res.end(text))

@@ -13,6 +13,7 @@ import { apiRequest } from '../infra/local/src/commentator.ts'
 import { Spectator } from '../infra/local/src/spectator.ts'
 import { down, scale, status, up, type UpResult } from '../infra/local/src/stack.ts'
 import { canConnect, freePort, guardProcessGroup, waitFor } from '../packages/testkit/src/index.ts'
+import { alive } from './support/process.ts'
 
 const stateDir = mkdtempSync(join(tmpdir(), 'touchline-stack-e2e-'))
 const ADMIN = 'admin-stack-e2e-key'
@@ -25,15 +26,6 @@ afterAll(async () => {
   for (const u of unguard) u()
   rmSync(stateDir, { recursive: true, force: true })
 })
-
-function alive(pid: number): boolean {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return s.charAt(s.lastIndexOf(')') + 2) !== 'Z'
-  } catch {
-    return false
-  }
-}
 
 function post(base: string, path: string, body: unknown, key: string, idempotencyKey?: string) {
   return apiRequest(base, 'POST', path, { body, key, idempotencyKey })
