@@ -1,25 +1,15 @@
 import { execSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { startRedis, waitFor, type RedisServer } from '@touchline/testkit'
-import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRedis, waitFor } from '@touchline/testkit'
+import { peerClients, redisForFile } from '@touchline/testkit/fixtures'
+import type { Redis } from 'ioredis'
+import { describe, expect, it } from 'vitest'
 import { presenceContract } from './contract.ts'
 import { PresenceUnavailableError } from './errors.ts'
-import { connectRedisPresence, type RedisPresence } from './redis.ts'
+import { connectRedisPresence } from './redis.ts'
 import type { PresenceStatus } from './types.ts'
 
-let server: RedisServer
-let admin: Redis
-
-beforeAll(async () => {
-  server = await startRedis()
-  admin = new Redis(server.url)
-})
-
-afterAll(async () => {
-  admin?.disconnect()
-  await server?.stop()
-})
+const redis = redisForFile()
 
 async function scanKeys(client: Redis, prefix: string): Promise<string[]> {
   const out: string[] = []
@@ -35,29 +25,25 @@ async function scanKeys(client: Redis, prefix: string): Promise<string[]> {
 presenceContract(async () => {
   // A fresh prefix per test: tests share one server but never each other's keys.
   const prefix = `t-${randomUUID()}`
-  const opts = { url: server.url, prefix, ttlMs: 600, commandTimeoutMs: 1000 }
+  const opts = { url: redis.server.url, prefix, ttlMs: 600, commandTimeoutMs: 1000 }
   const store = await connectRedisPresence(opts)
-  const peers: RedisPresence[] = []
+  const peers = peerClients(() => connectRedisPresence(opts))
   return {
     store,
-    keys: () => scanKeys(admin, prefix),
-    peer: async () => {
-      const p = await connectRedisPresence(opts)
-      peers.push(p)
-      return p
-    },
+    keys: () => scanKeys(redis.admin, prefix),
+    peer: peers.open,
     cleanup: async () => {
       await store.close()
-      for (const p of peers) await p.close()
-      const keys = await scanKeys(admin, prefix)
-      if (keys.length > 0) await admin.del(...keys)
+      await peers.closeAll()
+      const keys = await scanKeys(redis.admin, prefix)
+      if (keys.length > 0) await redis.admin.del(...keys)
     },
   }
 })
 
 describe('RedisPresence', () => {
   it('defaults to a 6 s TTL and a 2 s heartbeat', async () => {
-    const store = await connectRedisPresence({ url: server.url, prefix: `t-${randomUUID()}` })
+    const store = await connectRedisPresence({ url: redis.server.url, prefix: `t-${randomUUID()}` })
     try {
       expect(store.kind).toBe('redis')
       expect(store.ttlMs).toBe(6000)
@@ -69,19 +55,19 @@ describe('RedisPresence', () => {
 
   it('keeps every key under one hash tag, with the TTL on the heartbeat key', async () => {
     const prefix = `t-${randomUUID()}`
-    const store = await connectRedisPresence({ url: server.url, prefix, ttlMs: 600, commandTimeoutMs: 1000 })
+    const store = await connectRedisPresence({ url: redis.server.url, prefix, ttlMs: 600, commandTimeoutMs: 1000 })
     try {
       await store.join({ nodeId: 'n1', startedAt: 1 })
       await store.add('n1', 'm1', 2)
-      expect(await scanKeys(admin, prefix)).toEqual([`{${prefix}}:node:n1`, `{${prefix}}:nodes`, `{${prefix}}:pc:n1`])
-      const pttl = await admin.pttl(`{${prefix}}:node:n1`)
+      expect(await scanKeys(redis.admin, prefix)).toEqual([`{${prefix}}:node:n1`, `{${prefix}}:nodes`, `{${prefix}}:pc:n1`])
+      const pttl = await redis.admin.pttl(`{${prefix}}:node:n1`)
       expect(pttl).toBeGreaterThan(0)
       expect(pttl).toBeLessThanOrEqual(600)
-      expect(await admin.hgetall(`{${prefix}}:pc:n1`)).toEqual({ m1: '2' })
-      expect(JSON.parse((await admin.get(`{${prefix}}:node:n1`))!)).toMatchObject({ nodeId: 'n1', connections: 0 })
-      const slot = (k: string) => admin.call('CLUSTER', 'KEYSLOT', k).catch(() => undefined)
+      expect(await redis.admin.hgetall(`{${prefix}}:pc:n1`)).toEqual({ m1: '2' })
+      expect(JSON.parse((await redis.admin.get(`{${prefix}}:node:n1`))!)).toMatchObject({ nodeId: 'n1', connections: 0 })
+      const slot = (k: string) => redis.admin.call('CLUSTER', 'KEYSLOT', k).catch(() => undefined)
       // CLUSTER KEYSLOT needs cluster mode on some builds; when it answers, all slots are equal.
-      const slots = await Promise.all((await scanKeys(admin, prefix)).map(slot))
+      const slots = await Promise.all((await scanKeys(redis.admin, prefix)).map(slot))
       if (slots[0] !== undefined) expect(new Set(slots).size).toBe(1)
     } finally {
       await store.close()

@@ -1,42 +1,27 @@
 import { randomUUID } from 'node:crypto'
-import { startRedis, waitFor, type RedisServer } from '@touchline/testkit'
-import { Redis } from 'ioredis'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRedis, waitFor } from '@touchline/testkit'
+import { peerClients, redisForFile } from '@touchline/testkit/fixtures'
+import { describe, expect, it } from 'vitest'
 import { rateLimiterContract } from './contract.ts'
-import { connectRedisRateLimiter, type RedisRateLimiter } from './redis.ts'
+import { connectRedisRateLimiter } from './redis.ts'
 
-let server: RedisServer
-let admin: Redis
-
-beforeAll(async () => {
-  server = await startRedis()
-  admin = new Redis(server.url)
-})
-
-afterAll(async () => {
-  admin?.disconnect()
-  await server?.stop()
-})
+const redis = redisForFile()
 
 rateLimiterContract(async () => {
   // A fake clock passed to every limiter of the test, so refill is exact; a fresh prefix per test.
   let now = 1_700_000_000_000
-  const opts = { url: server.url, prefix: `rl-${randomUUID()}`, now: () => now }
+  const opts = { url: redis.server.url, prefix: `rl-${randomUUID()}`, now: () => now }
   const limiter = await connectRedisRateLimiter(opts)
-  const peers: RedisRateLimiter[] = []
+  const peers = peerClients(() => connectRedisRateLimiter(opts))
   return {
     limiter,
     advance: async (ms) => {
       now += ms
     },
-    peer: async () => {
-      const p = await connectRedisRateLimiter(opts)
-      peers.push(p)
-      return p
-    },
+    peer: peers.open,
     cleanup: async () => {
       await limiter.close()
-      for (const p of peers) await p.close()
+      await peers.closeAll()
     },
   }
 })
@@ -44,18 +29,18 @@ rateLimiterContract(async () => {
 describe('RedisRateLimiter', () => {
   it('uses the Redis clock by default and lets an idle bucket expire once full', async () => {
     const prefix = `rl-${randomUUID()}`
-    const limiter = await connectRedisRateLimiter({ url: server.url, prefix })
+    const limiter = await connectRedisRateLimiter({ url: redis.server.url, prefix })
     try {
       const spec = { capacity: 2, refillPerSec: 10 } // a token every 100 ms
       expect((await limiter.take('k', spec, 2)).ok).toBe(true)
       const no = await limiter.take('k', spec)
       expect(no.ok).toBe(false)
-      const pttl = await admin.pttl(`${prefix}:k`)
+      const pttl = await redis.admin.pttl(`${prefix}:k`)
       expect(pttl).toBeGreaterThan(0)
       expect(pttl).toBeLessThanOrEqual(200)
       await new Promise((r) => setTimeout(r, 120))
       expect((await limiter.take('k', spec)).ok).toBe(true)
-      await waitFor('the full bucket to expire', async () => ((await admin.exists(`${prefix}:k`)) === 0 ? true : undefined), 2000, 20)
+      await waitFor('the full bucket to expire', async () => ((await redis.admin.exists(`${prefix}:k`)) === 0 ? true : undefined), 2000, 20)
     } finally {
       await limiter.close()
     }
