@@ -14,16 +14,10 @@
  * The tests share the processes and run in order. Run: npx vitest run test/gateway
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  type NatsServer,
-  type RedisServer,
-  type ServiceProcess,
-  startNats,
-  startRedis,
-  startService,
-  waitFor,
-} from '../packages/testkit/src/index.ts'
+import { type ServiceProcess, startService, waitFor } from '../packages/testkit/src/index.ts'
 import { contiguous, type Frame, TestClient } from '../services/gateway/src/testing.ts'
+import { type Backends, startBackends } from './support/backends.ts'
+import { createMatchOnIngest, ingestRequest } from './support/ingest.ts'
 
 const ADMIN_KEY = 'gateway-e2e-admin-key'
 const COMMENTATOR_KEY = 'gateway-e2e-commentator-key'
@@ -31,8 +25,7 @@ const TOKEN_SECRET = 'gateway-e2e-token-secret-0123456789'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-let nats: NatsServer
-let redis: RedisServer
+let backends: Backends
 let ingest: ServiceProcess
 const gw: Record<string, ServiceProcess> = {}
 const clients: TestClient[] = []
@@ -44,8 +37,7 @@ function wsUrl(g: ServiceProcess, query = ''): string {
 function startGateway(nodeId: string): Promise<ServiceProcess> {
   return startService('gateway', {
     env: {
-      NATS_URL: nats.url,
-      REDIS_URL: redis.url,
+      ...backends.env(),
       TOUCHLINE_TOKEN_SECRET: TOKEN_SECRET,
       LOG_LEVEL: 'warn',
       NODE_ID: nodeId,
@@ -59,25 +51,12 @@ function startGateway(nodeId: string): Promise<ServiceProcess> {
   })
 }
 
-async function api(method: string, path: string, key: string | undefined, body?: unknown): Promise<{ status: number; body: Frame }> {
-  const res = await fetch(`${ingest.url}${path}`, {
-    method,
-    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  })
-  const text = await res.text()
-  return { status: res.status, body: text ? (JSON.parse(text) as Frame) : {} }
+function api(method: string, path: string, key: string | undefined, body?: unknown) {
+  return ingestRequest<Frame>(ingest.url, method, path, { key, body })
 }
 
-async function createMatch(id: string): Promise<void> {
-  const r = await api('POST', '/v1/matches', ADMIN_KEY, {
-    id,
-    title: `Match ${id}`,
-    home: 'Home',
-    away: 'Away',
-    startsAt: new Date().toISOString(),
-  })
-  expect(r.status, JSON.stringify(r.body)).toBe(201)
+function createMatch(id: string): Promise<void> {
+  return createMatchOnIngest(ingest.url, ADMIN_KEY, id, `Match ${id}`)
 }
 
 /** Post `n` events with `concurrency` requests in flight; returns the seqs the API answered. */
@@ -171,11 +150,10 @@ class ResumingSpectator {
 }
 
 beforeAll(async () => {
-  ;[nats, redis] = await Promise.all([startNats(), startRedis()])
+  backends = await startBackends()
   ingest = await startService('ingest', {
     env: {
-      NATS_URL: nats.url,
-      REDIS_URL: redis.url,
+      ...backends.env(),
       TOUCHLINE_API_KEYS: `admin:${ADMIN_KEY},commentator:${COMMENTATOR_KEY}`,
       TOUCHLINE_TOKEN_SECRET: TOKEN_SECRET,
       VIEWER_TOKENS_PER_MINUTE: '1000',
@@ -192,7 +170,7 @@ afterAll(async () => {
   for (const c of clients) c.close()
   await Promise.allSettled(Object.values(gw).map((g) => g.stop()))
   await ingest?.stop()
-  await Promise.allSettled([nats?.stop(), redis?.stop()])
+  await backends?.stop()
 })
 
 describe('gateway e2e (NATS, Redis, ingest and gateway processes)', () => {

@@ -9,26 +9,17 @@
  */
 import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { renderNginxConfig, type NginxDescription, type UpstreamDescription, type UpstreamServer } from '../nginx/src/index.ts'
+import type { UpstreamDescription, UpstreamServer } from '../nginx/src/index.ts'
 import { apiRequest } from '../infra/local/src/commentator.ts'
 import { Spectator, welcomeNode } from '../infra/local/src/spectator.ts'
-import {
-  startNats,
-  startNginx,
-  startRedis,
-  startService,
-  waitFor,
-  type NatsServer,
-  type NginxServer,
-  type RedisServer,
-  type ServiceProcess,
-} from '../packages/testkit/src/index.ts'
+import { startNginx, startService, waitFor, type NginxServer, type ServiceProcess } from '../packages/testkit/src/index.ts'
+import { type Backends, startBackends } from './support/backends.ts'
+import { renderForTestkit, type TestNginxDescription } from './support/nginx.ts'
 
 const ADMIN = 'admin-e2e-nginx-key'
 const COMMENTATOR = 'commentator-e2e-nginx-key'
 
-let nats: NatsServer
-let redis: RedisServer
+let backends: Backends
 let ingest: ServiceProcess
 const gw = new Map<string, ServiceProcess>()
 const ports = new Map<string, number>()
@@ -53,10 +44,9 @@ async function stopGateway(id: string, how: 'stop' | 'kill' = 'stop'): Promise<v
 }
 
 beforeAll(async () => {
-  ;[nats, redis] = await Promise.all([startNats(), startRedis()])
+  backends = await startBackends()
   env = {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
+    ...backends.env(),
     TOUCHLINE_TOKEN_SECRET: 'e2e-nginx-token-secret-0123456789',
     TOUCHLINE_API_KEYS: `admin:${ADMIN},commentator:${COMMENTATOR}`,
     TRUST_PROXY: '127.0.0.1',
@@ -71,7 +61,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.allSettled([...gw.values()].map((g) => g.stop()))
   await ingest?.stop()
-  await Promise.allSettled([nats?.stop(), redis?.stop()])
+  await backends?.stop()
 })
 
 type ServerOpts = Omit<UpstreamServer, 'address'>
@@ -80,21 +70,17 @@ type ServerOpts = Omit<UpstreamServer, 'address'>
 function lb(
   servers: Array<[string, ServerOpts?]>,
   balancing: Omit<UpstreamDescription, 'servers'> = {},
-  extra: Partial<NginxDescription> = {},
+  extra: Partial<TestNginxDescription> = {},
 ): Promise<NginxServer> {
-  return startNginx({
-    render: (ctx) =>
-      renderNginxConfig({
-        listen: `127.0.0.1:${ctx.port}`,
-        stateDir: ctx.prefix,
-        user: ctx.user,
-        workerProcesses: 2,
-        gateways: { ...balancing, servers: servers.map(([id, o]) => ({ address: `127.0.0.1:${ports.get(id)}`, ...o })) },
-        ingest: { servers: [{ address: `127.0.0.1:${ingest.port}` }], keepalive: 4 },
-        websocket: { heartbeatMs: 15_000 },
-        ...extra,
-      }).text,
-  })
+  return startNginx(
+    renderForTestkit({
+      workerProcesses: 2,
+      gateways: { ...balancing, servers: servers.map(([id, o]) => ({ address: `127.0.0.1:${ports.get(id)}`, ...o })) },
+      ingest: { servers: [{ address: `127.0.0.1:${ingest.port}` }], keepalive: 4 },
+      websocket: { heartbeatMs: 15_000 },
+      ...extra,
+    }),
+  )
 }
 
 /** Open `n` connections (50 at a time) and count the node of each welcome frame. */
@@ -183,16 +169,12 @@ describe('nginx in front of the gateways', () => {
     }
     expect(new Set(before.values()).size).toBe(3)
 
-    await ngx.reload({
-      render: (ctx) =>
-        renderNginxConfig({
-          listen: `127.0.0.1:${ctx.port}`,
-          stateDir: ctx.prefix,
-          user: ctx.user,
-          gateways: { ...balancing, servers: [`127.0.0.1:${ports.get('gw-1')}`, `127.0.0.1:${ports.get('gw-2')}`] as never },
-          ingest: { servers: [{ address: `127.0.0.1:${ingest.port}` }] },
-        }).text,
-    })
+    await ngx.reload(
+      renderForTestkit({
+        gateways: { ...balancing, servers: [`127.0.0.1:${ports.get('gw-1')}`, `127.0.0.1:${ports.get('gw-2')}`] as never },
+        ingest: { servers: [{ address: `127.0.0.1:${ingest.port}` }] },
+      }),
+    )
     let moved = 0
     for (const m of matches) {
       const { node } = await welcomeNode(ngx.wsUrl, { query: { match: m } })

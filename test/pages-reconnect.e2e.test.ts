@@ -8,25 +8,16 @@
  */
 import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { renderNginxConfig } from '../nginx/src/index.ts'
-import {
-  startNats,
-  startNginx,
-  startRedis,
-  startService,
-  type NatsServer,
-  type NginxServer,
-  type RedisServer,
-  type ServiceProcess,
-} from '../packages/testkit/src/index.ts'
+import { startNginx, startService, type NginxServer, type ServiceProcess } from '../packages/testkit/src/index.ts'
 import { ensureWebBuilt } from '../services/web/src/index.ts'
+import { type Backends, startBackends } from './support/backends.ts'
 import { connStates, createMatch, feedSeqs, launchBrowser, openPage, postEvent, recordConnStates, waitForConn } from './support/browser.ts'
+import { renderForTestkit } from './support/nginx.ts'
 
 const ADMIN = 'admin-pages-reconnect-key'
 const COMMENTATOR = 'commentator-pages-reconnect-key'
 
-let nats: NatsServer
-let redis: RedisServer
+let backends: Backends
 let ingest: ServiceProcess
 const gateways = new Map<string, ServiceProcess>()
 let nginx: NginxServer
@@ -36,10 +27,9 @@ const ports = new Map<string, number>()
 
 beforeAll(async () => {
   const webRoot = await ensureWebBuilt()
-  ;[nats, redis, browser] = await Promise.all([startNats(), startRedis(), launchBrowser()])
+  ;[backends, browser] = await Promise.all([startBackends(), launchBrowser()])
   env = {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
+    ...backends.env(),
     TOUCHLINE_TOKEN_SECRET: 'pages-reconnect-token-secret-0123456789',
     TOUCHLINE_API_KEYS: `admin:${ADMIN},commentator:${COMMENTATOR}`,
     TRUST_PROXY: '127.0.0.1',
@@ -58,19 +48,15 @@ beforeAll(async () => {
   gateways.set('gw-b', b)
   ports.set('gw-a', a.port)
   ports.set('gw-b', b.port)
-  nginx = await startNginx({
-    render: (ctx) =>
-      renderNginxConfig({
-        listen: `127.0.0.1:${ctx.port}`,
-        stateDir: ctx.prefix,
-        user: ctx.user,
-        workerProcesses: 1,
-        webRoot,
-        gateways: { servers: [a, b].map((g) => ({ address: `127.0.0.1:${g.port}`, maxFails: 1, failTimeout: 1 })) },
-        ingest: { servers: [{ address: `127.0.0.1:${ingest.port}` }], keepalive: 4 },
-        websocket: { heartbeatMs: 15_000, connectTimeoutSeconds: 1 },
-      }).text,
-  })
+  nginx = await startNginx(
+    renderForTestkit({
+      workerProcesses: 1,
+      webRoot,
+      gateways: { servers: [a, b].map((g) => ({ address: `127.0.0.1:${g.port}`, maxFails: 1, failTimeout: 1 })) },
+      ingest: { servers: [{ address: `127.0.0.1:${ingest.port}` }], keepalive: 4 },
+      websocket: { heartbeatMs: 15_000, connectTimeoutSeconds: 1 },
+    }),
+  )
 })
 
 afterAll(async () => {
@@ -78,7 +64,7 @@ afterAll(async () => {
   await nginx?.stop()
   await Promise.allSettled([...gateways.values()].map((g) => g.stop()))
   await ingest?.stop()
-  await Promise.allSettled([nats?.stop(), redis?.stop()])
+  await backends?.stop()
 })
 
 describe('spectator page behind nginx', () => {

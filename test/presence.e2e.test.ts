@@ -15,15 +15,9 @@
  * Run: npx vitest run test/presence
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  type NatsServer,
-  type RedisServer,
-  type ServiceProcess,
-  startNats,
-  startRedis,
-  startService,
-  waitFor,
-} from '../packages/testkit/src/index.ts'
+import { type ServiceProcess, startService, waitFor } from '../packages/testkit/src/index.ts'
+import { type Backends, startBackends } from './support/backends.ts'
+import { createMatchOnIngest, ingestRequest } from './support/ingest.ts'
 import { openSpectators, type SpectatorGroup } from './support/spectators.ts'
 
 /** The production defaults, passed explicitly so that the figures in the test names are the ones used. */
@@ -41,16 +35,14 @@ const TOKEN_SECRET = 'presence-e2e-token-secret-0123456789'
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const figure = (name: string, value: number | string) => console.log(`[presence] ${name}: ${value}`)
 
-let nats: NatsServer
-let redis: RedisServer
+let backends: Backends
 let ingest: ServiceProcess
 const gateways: ServiceProcess[] = []
 const groups: SpectatorGroup[] = []
 
 function commonEnv(): Record<string, string> {
   return {
-    NATS_URL: nats.url,
-    REDIS_URL: redis.url,
+    ...backends.env(),
     TOUCHLINE_API_KEYS: `admin:${ADMIN_KEY},commentator:${COMMENTATOR_KEY}`,
     TOUCHLINE_TOKEN_SECRET: TOKEN_SECRET,
     LOG_LEVEL: 'warn',
@@ -117,25 +109,12 @@ function sortKeys(o: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(o).sort(([a], [b]) => a.localeCompare(b)))
 }
 
-async function api(method: string, path: string, key: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(ingest.url + path, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
-  const text = await res.text()
-  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }
+function api(method: string, path: string, key: string, body?: unknown, headers: Record<string, string> = {}) {
+  return ingestRequest(ingest.url, method, path, { key, body, headers })
 }
 
-async function createMatch(id: string): Promise<void> {
-  const r = await api('POST', '/v1/matches', ADMIN_KEY, {
-    id,
-    title: `presence ${id}`,
-    home: 'Home',
-    away: 'Away',
-    startsAt: new Date().toISOString(),
-  })
-  expect(r.status, JSON.stringify(r.body)).toBe(201)
+function createMatch(id: string): Promise<void> {
+  return createMatchOnIngest(ingest.url, ADMIN_KEY, id, `presence ${id}`)
 }
 
 /**
@@ -187,7 +166,7 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 
 describe('presence over three gateway processes, real Redis and NATS', () => {
   beforeAll(async () => {
-    ;[nats, redis] = await Promise.all([startNats(), startRedis()])
+    backends = await startBackends()
     ingest = await startService('ingest', { env: commonEnv(), timeoutMs: 40_000 })
     gateways.push(...(await Promise.all(['g1', 'g2', 'g3'].map(startGateway))))
   })
@@ -196,7 +175,7 @@ describe('presence over three gateway processes, real Redis and NATS', () => {
     await Promise.all(groups.map((g) => g.close()))
     await Promise.allSettled(gateways.map((g) => g.kill()))
     await ingest?.kill()
-    await Promise.allSettled([nats?.kill(), redis?.kill()])
+    await backends?.stop()
   })
 
   it(`counts 300 spectators on 3 gateways exactly; a SIGKILLed gateway's share leaves within the ${TTL_MS} ms TTL + one ${ONLINE_MS} ms online tick`, async () => {
@@ -274,7 +253,7 @@ describe('presence over three gateway processes, real Redis and NATS', () => {
     await sleep(1500)
 
     const killedAt = Date.now()
-    await redis.kill()
+    await backends.redis.kill()
     // Redis is gone: ingest cannot count (it says so), events keep being stored and delivered.
     const down = await waitFor(
       'ingest to report presence unavailable',
@@ -291,7 +270,7 @@ describe('presence over three gateway processes, real Redis and NATS', () => {
     await sleep(1500)
     expect(poster.seqs.length).toBeGreaterThan(postedWhileDown)
 
-    await redis.start()
+    await backends.redis.start()
     const backAt = Date.now()
     figure('Redis down for (ms)', backAt - killedAt)
     const recovered = await Promise.all([untilOnline(match, both, backAt, 20_000), untilOnline(crash, both, backAt, 20_000)])
