@@ -82,15 +82,13 @@ describe('monitor (real processes)', () => {
     })
     cleanup.push(() => monitor.stop())
     await waitFor('gw up', async () => (await status(monitor)).targets.find((t) => t.name === 'gw')?.state === 'up' || undefined)
+    /** The first webhook delivery of a `type` alert for gw, with when it arrived. */
+    const delivered = (type: 'down' | 'recovered') =>
+      waitFor(`${type} alert`, () => hook.received.find((r) => r.alert.target.name === 'gw' && r.alert.type === type), 5000, 10)
 
     const stoppedAt = Date.now()
     const stopping = gw.stop()
-    const down = await waitFor(
-      'down alert',
-      () => hook.received.find((r) => r.alert.target.name === 'gw' && r.alert.type === 'down'),
-      5000,
-      10,
-    )
+    const down = await delivered('down')
     expect(down.at - stoppedAt).toBeLessThanOrEqual(3 * INTERVAL)
     expect(down.alert).toMatchObject({ type: 'down', state: 'down', target: { name: 'gw', kind: 'gateway', target: gw.url } })
     expect(down.alert.error).toMatch(/draining|ECONNREFUSED/)
@@ -113,12 +111,7 @@ describe('monitor (real processes)', () => {
 
     gw = await startGateway(gwPort)
     const readyAt = Date.now()
-    const rec = await waitFor(
-      'recovered alert',
-      () => hook.received.find((r) => r.alert.target.name === 'gw' && r.alert.type === 'recovered'),
-      5000,
-      10,
-    )
+    const rec = await delivered('recovered')
     expect(rec.at - readyAt).toBeLessThanOrEqual(3 * INTERVAL)
     await sleep(3 * INTERVAL)
     expect(hook.alerts({ target: 'gw' }).map((a) => a.type)).toEqual(['down', 'recovered'])

@@ -63,6 +63,16 @@ async function close(...pages: Page[]): Promise<void> {
   await Promise.all(pages.map((p) => p.context().close()))
 }
 
+/** Alex on page `a` and Sam on page `b` join the chat and say one line each; each line shows on the other page. */
+async function chatOneLineEach(a: Page, b: Page, fromAlex: string, fromSam: string): Promise<void> {
+  await joinChat(a, 'Alex')
+  await joinChat(b, 'Sam')
+  await sendChat(a, fromAlex)
+  await b.waitForSelector(`#chat .chat-line:has-text(${JSON.stringify(fromAlex)})`)
+  await sendChat(b, fromSam)
+  await a.waitForSelector(`#chat .chat-line:has-text(${JSON.stringify(fromSam)})`)
+}
+
 describe('spectator page', () => {
   it('shows a goal posted through the API within a second, with the new score', async () => {
     await createMatch(base, ADMIN, 'p-goal')
@@ -115,12 +125,7 @@ describe('spectator page', () => {
   it('two pages chat with each other', async () => {
     await createMatch(base, ADMIN, 'p-chat')
     const [a, b] = await Promise.all([spectator('p-chat'), spectator('p-chat')])
-    await joinChat(a.page, 'Alex')
-    await joinChat(b.page, 'Sam')
-    await sendChat(a.page, 'Hello from Alex')
-    await b.page.waitForSelector('#chat .chat-line:has-text("Hello from Alex")')
-    await sendChat(b.page, 'Hi Alex, Sam here')
-    await a.page.waitForSelector('#chat .chat-line:has-text("Hi Alex, Sam here")')
+    await chatOneLineEach(a.page, b.page, 'Hello from Alex', 'Hi Alex, Sam here')
     expect(await b.page.textContent('#chat .chat-line:has-text("Hello from Alex") .chat-user')).toBe('Alex')
     // Each message once on each page (the sender's pending line is replaced, not duplicated).
     await a.page.waitForFunction(() => document.querySelectorAll('#chat .chat-line.pending').length === 0)
@@ -251,12 +256,7 @@ describe('screenshots', () => {
   it('of the three pages at desktop and phone sizes', async () => {
     // The demo match (EMBEDDED_DEMO=1) with a little chat.
     const [a, b] = await Promise.all([spectator('demo'), spectator('demo')])
-    await joinChat(a.page, 'Alex')
-    await joinChat(b.page, 'Sam')
-    await sendChat(a.page, 'What a header from Lindqvist!')
-    await b.page.waitForSelector('#chat .chat-line:has-text("Lindqvist")')
-    await sendChat(b.page, 'Mensah with a worldie, 1–1 now')
-    await a.page.waitForSelector('#chat .chat-line:has-text("worldie")')
+    await chatOneLineEach(a.page, b.page, 'What a header from Lindqvist!', 'Mensah with a worldie, 1–1 now')
     await a.page.waitForFunction(() => document.querySelectorAll('#chat .chat-line.pending').length === 0)
     await close(b.page)
 
