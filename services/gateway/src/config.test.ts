@@ -15,8 +15,18 @@ describe('gateway configuration', () => {
     [{ NATS_URL: 'nats://127.0.0.1:4999' }, /^TOUCHLINE_TOKEN_SECRET is required when NATS_URL is set/],
     [{ TOUCHLINE_TOKEN_SECRET: 'short' }, /^TOUCHLINE_TOKEN_SECRET must have at least 16 characters/],
     [{ WS_CHAT_SHED_BYTES: String(4 * 1024 * 1024) }, /^WS_CHAT_SHED_BYTES must not exceed/],
+    [{ CHAT_COALESCE_MS: '-1' }, /^CHAT_COALESCE_MS must be at least 0, got -1$/],
+    [{ CHAT_COALESCE_MS: '101' }, /^CHAT_COALESCE_MS must be at most 100, got 101$/],
+    [{ CHAT_COALESCE_MS: '5ms' }, /^CHAT_COALESCE_MS must be a whole number, got "5ms"$/],
+    [{ CHAT_COALESCE_MS: '2.5' }, /^CHAT_COALESCE_MS must be a whole number/],
   ])('refuses %j naming the variable', (env, message) => {
     expect(() => loadGatewayConfig(env)).toThrow(ConfigError)
     expect(() => loadGatewayConfig(env)).toThrow(message)
+  })
+
+  it('CHAT_COALESCE_MS: a few ms by default, 0 turns coalescing off, 100 is the most', () => {
+    expect(settingsFromConfig(loadGatewayConfig({})).chatCoalesceMs).toBe(5)
+    expect(settingsFromConfig(loadGatewayConfig({ CHAT_COALESCE_MS: '0' })).chatCoalesceMs).toBe(0)
+    expect(settingsFromConfig(loadGatewayConfig({ CHAT_COALESCE_MS: ' 100 ' })).chatCoalesceMs).toBe(100)
   })
 })

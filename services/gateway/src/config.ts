@@ -47,6 +47,11 @@ export interface GatewaySettings {
   presenceFlushMs: number
   presenceSweepMs: number
   onlineIntervalMs: number
+  /**
+   * Chat and `online` frames of one match arriving within this many ms of the first are written to
+   * each socket together, in one write (0: each frame on its own). Events are never held back.
+   */
+  chatCoalesceMs: number
   /** Drain: sockets are closed with 1012 spread over this many ms. */
   drainSpreadMs: number
   /** Drain: sockets still open after spread + this are terminated. */
@@ -77,6 +82,7 @@ export const defaultGatewaySettings: Readonly<GatewaySettings> = Object.freeze({
   presenceFlushMs: 150,
   presenceSweepMs: 10_000,
   onlineIntervalMs: 1000,
+  chatCoalesceMs: 5,
   drainSpreadMs: 1000,
   drainGraceMs: 2000,
 })
@@ -123,6 +129,12 @@ export const gatewaySpec = {
   PRESENCE_FLUSH_MS: ms(defaultGatewaySettings.presenceFlushMs, 'how often subscription deltas are written to presence'),
   PRESENCE_SWEEP_MS: ms(defaultGatewaySettings.presenceSweepMs, 'how often dead nodes are swept'),
   ONLINE_INTERVAL_MS: ms(defaultGatewaySettings.onlineIntervalMs, 'how often online counts are read and pushed'),
+  CHAT_COALESCE_MS: n(
+    defaultGatewaySettings.chatCoalesceMs,
+    'chat and online frames of a match arriving within this window go to each socket in one write (0 = each on its own); events are never delayed',
+    0,
+    100,
+  ),
   DRAIN_SPREAD_MS: ms(defaultGatewaySettings.drainSpreadMs, 'SIGTERM: 1012 closes are spread over this', 0),
   DRAIN_GRACE_MS: ms(defaultGatewaySettings.drainGraceMs, 'SIGTERM: sockets still open after the spread plus this are terminated', 0),
 } as const
@@ -193,6 +205,7 @@ export function settingsFromConfig(c: GatewayConfig): GatewaySettings {
     presenceFlushMs: c.PRESENCE_FLUSH_MS,
     presenceSweepMs: c.PRESENCE_SWEEP_MS,
     onlineIntervalMs: c.ONLINE_INTERVAL_MS,
+    chatCoalesceMs: c.CHAT_COALESCE_MS,
     drainSpreadMs: c.DRAIN_SPREAD_MS,
     drainGraceMs: c.DRAIN_GRACE_MS,
   }

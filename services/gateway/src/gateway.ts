@@ -93,6 +93,8 @@ export class Gateway {
       observeFanout: (s) => this.metrics.fanout.observe(s),
       onMembership: (matchId, d) => this.tracker.delta(matchId, d),
       onResync: (sub) => sub.sender.closeSlow(),
+      // Read at each window's start, so a reload (SIGHUP) applies from the next window on.
+      chatCoalesceMs: () => this.settings.chatCoalesceMs,
     })
     this.resumeOptions.hub = this.hub
     this.tracker = new PresenceTracker({

@@ -10,9 +10,22 @@
  * A subscriber is either *pending* (still replaying or building its snapshot: the hub hands it each
  * delivered event to keep, see resume.ts) or *live* (the hub writes the event's bytes straight to
  * its socket). Fan-out writes the same Buffer to every live socket; nothing is encoded per socket.
+ * The complete WebSocket frame (header + payload, frame.ts) is built once per event or broadcast
+ * here, not per socket; each Sender writes it with one `write` where it can (sender.ts).
+ *
+ * Chat coalescing: droppable frames of a match (chat, `online`) that arrive while the match's
+ * window (`chatCoalesceMs`) is open are collected and, when it ends, written to each live socket
+ * together as one Buffer in one write. At 100 chat messages/s to thousands of sockets that
+ * divides the number of writes — the gateway's main cost — by the frames per window. Events
+ * never wait for it: they are written at once (they may overtake pending chat, which carries no
+ * order relative to events). What must not reorder is flushed first: a must-deliver broadcast
+ * of the match (chat_deleted must not overtake the chat it deletes), and a subscriber going live
+ * (it must get exactly the chat that arrived while it was live, as without the window). Closing a
+ * channel clears its timer; `closeAll` (gateway stop) flushes first.
  */
 import type { Bus, BusSubscription, LiveChat, LiveEvent, StoredEvent } from '@touchline/bus'
 import type { Logger } from 'pino'
+import { FrameBatch, textFrame } from './frame.ts'
 import type { BuiltSnapshot } from './resume.ts'
 import type { Sender } from './sender.ts'
 import type { GatewayStats } from './stats.ts'
@@ -36,7 +49,12 @@ export interface HubOptions {
   onMembership?: (matchId: string, delta: 1 | -1) => void
   /** The match's log moved past what can be delivered in order (retention cut, new epoch). */
   onResync?: (sub: HubSubscriber) => void
+  /** The chat coalescing window in ms, read at each window's start (a reload applies to the next); 0 = off. */
+  chatCoalesceMs?: () => number
 }
+
+/** A window's batch is written early once it holds this many payload bytes (bounds one write and the memory held). */
+export const CHAT_BATCH_MAX_BYTES = 64 * 1024
 
 export class MatchChannel {
   readonly matchId: string
@@ -60,6 +78,9 @@ export class MatchChannel {
   subs: BusSubscription[] = []
   /** Snapshots being built for this match, by position (resume.ts shares them while in flight). */
   readonly snapshots = new Map<string, Promise<BuiltSnapshot>>()
+  /** Droppable frames collected in the open coalescing window, and the timer that ends it. */
+  chatBatch: FrameBatch | undefined
+  chatTimer: NodeJS.Timeout | undefined
 
   constructor(matchId: string) {
     this.matchId = matchId
@@ -121,6 +142,9 @@ export class Hub {
   goLive(sub: HubSubscriber, sentSeq: number): void {
     const ch = this.#member.get(sub)
     if (!ch || ch.closed || !ch.pending.delete(sub)) return
+    // Chat collected before this subscriber was live would reach it late (and maybe twice, with
+    // its snapshot's recent chat): the others get it now.
+    this.#flushChat(ch)
     if (sentSeq > ch.lastSeq) ch.joining.set(sub, sentSeq)
     else ch.live.add(sub)
   }
@@ -137,14 +161,30 @@ export class Hub {
     if (ch.size === 0) this.#close(ch)
   }
 
-  /** Write one pre-encoded frame to every live socket of a match (chat_deleted, online, …). */
+  /**
+   * Write one pre-encoded frame to every live socket of a match (chat_deleted, online, …). A
+   * droppable one joins the match's coalescing window; a must-deliver one goes out at once, after
+   * the window's pending frames (so it never overtakes them).
+   */
   broadcast(matchId: string, frame: Buffer, droppable: boolean): void {
     const ch = this.channels.get(matchId)
-    if (!ch) return
-    for (const sub of this.#liveAndJoining(ch)) {
-      if (droppable) sub.sender.sendDroppable(frame)
-      else sub.sender.send(frame)
+    if (!ch || ch.closed) return
+    if (droppable) {
+      this.#droppable(ch, frame, false)
+      return
     }
+    this.#flushChat(ch)
+    let framed: Buffer | undefined
+    for (const sub of this.#liveAndJoining(ch)) {
+      framed ??= textFrame(frame)
+      sub.sender.send(frame, framed)
+    }
+  }
+
+  /** Write the match's pending coalesced frames now (no-op when there are none). */
+  flushChat(matchId: string): void {
+    const ch = this.channels.get(matchId)
+    if (ch) this.#flushChat(ch)
   }
 
   /** After the bus reconnected: live publishes may have been lost meanwhile; fill from the log. */
@@ -162,8 +202,12 @@ export class Hub {
     }
   }
 
+  /** Stop: pending coalesced frames are written first, then every channel is closed (no timer left). */
   closeAll(): void {
-    for (const ch of [...this.channels.values()]) this.#close(ch)
+    for (const ch of [...this.channels.values()]) {
+      this.#flushChat(ch)
+      this.#close(ch)
+    }
   }
 
   #open(matchId: string): MatchChannel {
@@ -200,6 +244,10 @@ export class Hub {
     if (ch.closed) return
     ch.closed = true
     ch.queue = []
+    // No subscriber is left (or the node stops, after closeAll flushed): nothing to deliver.
+    if (ch.chatTimer) clearTimeout(ch.chatTimer)
+    ch.chatTimer = undefined
+    ch.chatBatch = undefined
     for (const s of ch.subs) {
       try {
         s.unsubscribe()
@@ -227,10 +275,42 @@ export class Hub {
 
   #onChat(ch: MatchChannel, chat: LiveChat): void {
     if (ch.closed) return
-    const frame = toBuffer(chat.frame)
+    this.#droppable(ch, toBuffer(chat.frame), true)
+  }
+
+  /** A chat or `online` frame: into the match's open window, or written at once when coalescing is off. */
+  #droppable(ch: MatchChannel, payload: Buffer, isChat: boolean): void {
+    if (ch.live.size + ch.joining.size === 0) return
+    const framed = textFrame(payload)
+    const windowMs = this.#o.chatCoalesceMs?.() ?? 0
+    if (windowMs <= 0) {
+      let n = 0
+      for (const sub of this.#liveAndJoining(ch)) if (sub.sender.sendDroppable(payload, framed)) n++
+      if (isChat) this.#o.stats.chatFannedOut += n
+      return
+    }
+    let batch = ch.chatBatch
+    if (!batch) {
+      batch = new FrameBatch()
+      ch.chatBatch = batch
+      const timer = setTimeout(() => this.#flushChat(ch), windowMs)
+      timer.unref()
+      ch.chatTimer = timer
+    }
+    batch.add(payload, framed, isChat)
+    if (batch.payloadBytes >= CHAT_BATCH_MAX_BYTES) this.#flushChat(ch)
+  }
+
+  /** End the match's coalescing window: its frames, joined once, in one write per live socket. */
+  #flushChat(ch: MatchChannel): void {
+    const batch = ch.chatBatch
+    if (ch.chatTimer) clearTimeout(ch.chatTimer)
+    ch.chatTimer = undefined
+    ch.chatBatch = undefined
+    if (!batch || ch.closed) return
     let n = 0
-    for (const sub of this.#liveAndJoining(ch)) if (sub.sender.sendDroppable(frame)) n++
-    this.#o.stats.chatFannedOut += n
+    for (const sub of this.#liveAndJoining(ch)) if (sub.sender.sendDroppableBatch(batch)) n++
+    this.#o.stats.chatFannedOut += n * batch.chats
   }
 
   /** Deliver what is contiguous in the queue; start a fill at the first gap. */
@@ -322,8 +402,10 @@ export class Hub {
     }
     for (const sub of ch.pending) sub.hold(ev)
     const frame = ev.frame as Buffer
+    // Built once for every socket of the match; skipped when nobody is live yet.
+    const framed = ch.live.size > 0 ? textFrame(frame) : undefined
     let n = 0
-    for (const sub of ch.live) if (sub.sender.send(frame)) n++
+    for (const sub of ch.live) if (sub.sender.send(frame, framed)) n++
     this.#o.stats.eventsFannedOut += n
     if (n > 0 && this.#o.observeFanout) this.#o.observeFanout((Date.now() - ev.acceptedAt) / 1000)
   }

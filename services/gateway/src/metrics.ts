@@ -62,6 +62,11 @@ export function registerGatewayMetrics(registry: Registry, gw: Gateway): Gateway
   counter('touchline_gateway_connections_opened_total', 'connections accepted', 'connectionsOpened')
   counter('touchline_gateway_connections_refused_total', 'connections refused (limit or draining)', 'connectionsRefused')
   counter('touchline_gateway_frames_sent_total', 'frames written to sockets', 'framesSent')
+  counter(
+    'touchline_gateway_socket_writes_total',
+    'socket writes (one per frame or coalesced chat batch written on its own, one per corked run)',
+    'socketWrites',
+  )
   counter('touchline_gateway_bytes_sent_total', 'payload bytes written to sockets', 'bytesSent')
   counter('touchline_gateway_events_delivered_total', 'live event frames written (one per socket)', 'eventsFannedOut')
   counter('touchline_gateway_chat_delivered_total', 'live chat frames written (one per socket)', 'chatFannedOut')

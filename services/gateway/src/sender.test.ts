@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { FrameBatch, textFrame } from './frame.ts'
 import { Sender, type SenderLimits } from './sender.ts'
 import { newStats } from './stats.ts'
 import { FakeSocket } from './testing.ts'
@@ -123,5 +124,49 @@ describe('Sender', () => {
     ws.bufferedAmount = 100
     await p
     expect(done).toBe(true)
+  })
+})
+
+describe('Sender batches (coalesced chat)', () => {
+  const batchOf = (...sizes: number[]) => {
+    const b = new FrameBatch()
+    for (const n of sizes) b.add(frame(n), textFrame(frame(n)), true)
+    return b
+  }
+
+  it('sheds a whole batch by its size under pressure, counting every frame, while events still go out', () => {
+    const ws = new FakeSocket()
+    const stats = newStats()
+    const s = new Sender(ws, limits(), stats)
+    ws.bufferedAmount = 150
+    // 150 alone is under the shed limit (300), but not with the batch's 200 bytes.
+    expect(s.sendDroppableBatch(batchOf(100, 100))).toBe(false)
+    expect(stats.chatShed).toBe(2)
+    expect(s.send(frame(100))).toBe(true)
+    ws.bufferedAmount = 50
+    expect(s.sendDroppableBatch(batchOf(100, 100))).toBe(true)
+    expect(ws.sent).toHaveLength(3)
+    expect(stats.framesSent).toBe(3)
+  })
+
+  it('without a TCP socket to write to (a fake), sends each payload with ws.send, in order', () => {
+    const ws = new FakeSocket()
+    const stats = newStats()
+    const s = new Sender(ws, limits(), stats)
+    expect(s.direct).toBe(false)
+    const b = batchOf(1, 2, 3)
+    expect(s.sendDroppableBatch(b)).toBe(true)
+    expect(ws.sent).toEqual(b.payloads)
+    expect(stats.socketWrites).toBe(3)
+    expect(stats.bytesSent).toBe(6)
+  })
+
+  it('a closed socket gets nothing', () => {
+    const ws = new FakeSocket()
+    ws.readyState = 3
+    const stats = newStats()
+    expect(new Sender(ws, limits(), stats).sendDroppableBatch(batchOf(1))).toBe(false)
+    expect(ws.sent).toHaveLength(0)
+    expect(stats.chatShed).toBe(0)
   })
 })

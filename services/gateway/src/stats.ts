@@ -7,6 +7,12 @@ export interface GatewayStats {
   connectionsRefused: number
   framesSent: number
   bytesSent: number
+  /**
+   * Writes handed to sockets as one call each (sender.ts): a frame or a coalesced chat batch
+   * written on its own, or a corked run of writes flushed together. framesSent / socketWrites is
+   * how many frames one write carries on average.
+   */
+  socketWrites: number
   eventsFannedOut: number
   chatFannedOut: number
   /** Chat (and online) frames dropped because the socket's send buffer was over the shed limit. */
@@ -31,6 +37,7 @@ export function newStats(): GatewayStats {
     connectionsRefused: 0,
     framesSent: 0,
     bytesSent: 0,
+    socketWrites: 0,
     eventsFannedOut: 0,
     chatFannedOut: 0,
     chatShed: 0,

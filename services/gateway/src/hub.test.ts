@@ -1,0 +1,203 @@
+import type { Bus, LiveChat, LiveEvent } from '@touchline/bus'
+import pino from 'pino'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Hub, type HubSubscriber } from './hub.ts'
+import { Sender, type SenderLimits } from './sender.ts'
+import { type GatewayStats, newStats } from './stats.ts'
+import { FakeSocket } from './testing.ts'
+import { type Pair, type Pairs, wsPairs } from './ws-pair.ts'
+
+const log = pino({ level: 'silent' })
+const LIMITS: SenderLimits = { maxBufferedBytes: 1 << 20, chatShedBytes: 1 << 18, slowCloseGraceMs: 50, cork: false }
+/** Long enough that only an explicit flush (or the behaviour under test) ends a window. */
+const LONG = 60_000
+
+/** A bus with one match whose live event and chat feeds the test drives by hand. */
+function fakeBus() {
+  const onEvent = new Map<string, (e: LiveEvent) => void>()
+  const onChat = new Map<string, (c: LiveChat) => void>()
+  const bus = {
+    subscribeEvents(m: string, fn: (e: LiveEvent) => void) {
+      onEvent.set(m, fn)
+      return { unsubscribe: () => onEvent.delete(m) }
+    },
+    subscribeChat(m: string, fn: (c: LiveChat) => void) {
+      onChat.set(m, fn)
+      return { unsubscribe: () => onChat.delete(m) }
+    },
+    logPosition: async () => ({ lastSeq: 0, firstSeq: 0, epoch: 'e1' }),
+  } as unknown as Bus
+  return {
+    bus,
+    event(seq: number) {
+      const frame = Buffer.from(JSON.stringify({ type: 'event', matchId: 'm', seq }))
+      onEvent.get('m')?.({ matchId: 'm', seq, acceptedAt: Date.now(), frame })
+    },
+    chat(id: string) {
+      onChat.get('m')?.({ matchId: 'm', id, frame: Buffer.from(JSON.stringify({ type: 'chat', matchId: 'm', id })) })
+    },
+  }
+}
+
+const chatFrame = (id: string) => JSON.stringify({ type: 'chat', matchId: 'm', id })
+const eventFrame = (seq: number) => JSON.stringify({ type: 'event', matchId: 'm', seq })
+const deletedFrame = (id: string) => JSON.stringify({ type: 'chat_deleted', matchId: 'm', id })
+
+describe('hub chat coalescing', () => {
+  let pairs: Pairs
+  beforeAll(async () => {
+    pairs = await wsPairs()
+  })
+  afterAll(async () => {
+    await pairs.close()
+  })
+
+  async function setup(windowMs: number, sockets = 1) {
+    const fb = fakeBus()
+    const stats = newStats()
+    let ms = windowMs
+    const hub = new Hub({ bus: fb.bus, stats, log, pageSize: 50, chatCoalesceMs: () => ms })
+    const live: Array<{ pair: Pair; sub: HubSubscriber }> = []
+    const addLive = async () => {
+      const pair = await pairs.open()
+      const sub: HubSubscriber = { matchId: 'm', sender: new Sender(pair.server, LIMITS, stats), hold() {} }
+      const ch = hub.join(sub)
+      await ch.ready
+      hub.goLive(sub, 0)
+      live.push({ pair, sub })
+      return { pair, sub }
+    }
+    for (let i = 0; i < sockets; i++) await addLive()
+    return { ...fb, hub, stats, live, addLive, setWindow: (n: number) => (ms = n) }
+  }
+
+  it('frames ready within the window go to each socket in one write, in order; chat counted per message', async () => {
+    const { hub, chat, stats, live } = await setup(LONG, 2)
+    const before = live.map((l) => l.pair.writes())
+    chat('c1')
+    chat('c2')
+    hub.broadcast('m', Buffer.from('{"type":"online","matchId":"m","count":2}'), true)
+    chat('c3')
+    expect(live.map((l) => l.pair.writes())).toEqual(before) // held in the window
+    hub.flushChat('m')
+    expect(live.map((l, i) => l.pair.writes() - (before[i] as number))).toEqual([1, 1])
+    expect(stats.socketWrites).toBe(2)
+    expect(stats.framesSent).toBe(8)
+    expect(stats.chatFannedOut).toBe(6) // 3 chat messages × 2 sockets; the online frame is not chat
+    for (const l of live) {
+      expect(await l.pair.received(4)).toEqual([
+        chatFrame('c1'),
+        chatFrame('c2'),
+        '{"type":"online","matchId":"m","count":2}',
+        chatFrame('c3'),
+      ])
+    }
+  })
+
+  it('the window ends by itself (timer): frames arrive together', async () => {
+    const { chat, stats, live } = await setup(20)
+    chat('a')
+    chat('b')
+    const l = live[0] as { pair: Pair }
+    expect(await l.pair.received(2)).toEqual([chatFrame('a'), chatFrame('b')])
+    expect(stats.socketWrites).toBe(1)
+    expect(stats.chatFannedOut).toBe(2)
+  })
+
+  it('with a window of 0 every frame is its own write, at once', async () => {
+    const { chat, stats, live } = await setup(0)
+    const l = live[0] as { pair: Pair }
+    const before = l.pair.writes()
+    chat('a')
+    chat('b')
+    chat('c')
+    expect(l.pair.writes() - before).toBe(3)
+    expect(stats.socketWrites).toBe(3)
+    expect(await l.pair.received(3)).toEqual(['a', 'b', 'c'].map(chatFrame))
+  })
+
+  it('an event sent while chat is pending goes out at once, before the window ends', async () => {
+    const { hub, chat, event, live } = await setup(LONG)
+    const l = live[0] as { pair: Pair }
+    chat('pending')
+    event(1)
+    // The window is a minute long: the event arrives without waiting for it, ahead of the chat.
+    expect(await l.pair.received(1)).toEqual([eventFrame(1)])
+    hub.flushChat('m')
+    expect(await l.pair.received(2)).toEqual([eventFrame(1), chatFrame('pending')])
+  })
+
+  it('chat_deleted (a must-deliver broadcast) never overtakes the pending chat it deletes', async () => {
+    const { hub, chat, live } = await setup(LONG)
+    const l = live[0] as { pair: Pair }
+    chat('bad')
+    hub.broadcast('m', Buffer.from(deletedFrame('bad')), false)
+    expect(await l.pair.received(2)).toEqual([chatFrame('bad'), deletedFrame('bad')])
+  })
+
+  it('a subscriber going live first flushes the window: it gets only chat that arrived while it was live', async () => {
+    const { hub, chat, live, addLive } = await setup(LONG)
+    const first = live[0] as { pair: Pair }
+    chat('before')
+    const second = await addLive()
+    expect(await first.pair.received(1)).toEqual([chatFrame('before')])
+    chat('after')
+    hub.flushChat('m')
+    expect(await second.pair.received(1)).toEqual([chatFrame('after')])
+    expect(await first.pair.received(2)).toEqual([chatFrame('before'), chatFrame('after')])
+  })
+
+  it('stop (closeAll) writes pending frames first and leaves no timer; the last leave drops the window', async () => {
+    const a = await setup(LONG)
+    a.chat('x')
+    const ch = a.hub.channels.get('m')
+    expect(ch?.chatTimer).toBeDefined()
+    a.hub.closeAll()
+    expect(ch?.chatTimer).toBeUndefined()
+    expect(ch?.closed).toBe(true)
+    expect(await (a.live[0] as { pair: Pair }).pair.received(1)).toEqual([chatFrame('x')])
+
+    const b = await setup(LONG)
+    b.chat('y')
+    const chB = b.hub.channels.get('m')
+    b.hub.leave((b.live[0] as { sub: HubSubscriber }).sub)
+    expect(chB?.closed).toBe(true)
+    expect(chB?.chatTimer).toBeUndefined()
+    expect(chB?.chatBatch).toBeUndefined()
+  })
+
+  it('sheds a batch on a socket over the shed limit (each message counted), others still get it', async () => {
+    const fb = fakeBus()
+    const stats: GatewayStats = newStats()
+    const hub = new Hub({ bus: fb.bus, stats, log, pageSize: 50, chatCoalesceMs: () => LONG })
+    const slow = new FakeSocket()
+    const fast = new FakeSocket()
+    for (const ws of [slow, fast]) {
+      const sub: HubSubscriber = { matchId: 'm', sender: new Sender(ws, { ...LIMITS, chatShedBytes: 100 }, stats), hold() {} }
+      await hub.join(sub).ready
+      hub.goLive(sub, 0)
+    }
+    slow.bufferedAmount = 60 // under the limit alone, over it with the batch
+    fb.chat('1')
+    fb.chat('2')
+    hub.flushChat('m')
+    expect(stats.chatShed).toBe(2)
+    expect(slow.sent).toHaveLength(0)
+    expect(fast.frames()).toEqual([JSON.parse(chatFrame('1')), JSON.parse(chatFrame('2'))])
+    expect(stats.chatFannedOut).toBe(2)
+    // Events are not droppable: the slow socket still gets them.
+    fb.event(1)
+    expect(slow.sent).toHaveLength(1)
+  })
+
+  it('a window holding CHAT_BATCH_MAX_BYTES is written early (bounded)', async () => {
+    const { chat, stats, hub } = await setup(LONG)
+    // Each chat frame is ~40 bytes: far under 64 KiB, so these stay in the window…
+    for (let i = 0; i < 10; i++) chat(`c${i}`)
+    expect(stats.socketWrites).toBe(0)
+    // …while one large broadcast takes the batch over the bound and flushes it.
+    hub.broadcast('m', Buffer.from(JSON.stringify({ type: 'online', matchId: 'm', pad: 'z'.repeat(70_000) })), true)
+    expect(stats.socketWrites).toBe(1)
+    expect(stats.framesSent).toBe(11)
+  })
+})
