@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs'
 import { type Browser, type BrowserContext, chromium, type ConsoleMessage, type Page } from 'playwright-core'
+import { apiRequestInit } from './http.ts'
 
 export const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome']
 
@@ -82,15 +83,7 @@ export async function call<T = unknown>(
   key?: string,
   headers: Record<string, string> = {},
 ): Promise<ApiResult<T>> {
-  const res = await fetch(`${base}/api${path}`, {
-    method,
-    headers: {
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
+  const res = await fetch(`${base}/api${path}`, apiRequestInit(method, { key, body, headers }))
   const text = await res.text()
   let json: unknown
   try {

@@ -4,6 +4,7 @@
  * or the embedded process under /api: see `call` in browser.ts.
  */
 import { expect } from 'vitest'
+import { type ApiRequestOptions, apiRequestInit } from './http.ts'
 
 export interface IngestReply<T> {
   status: number
@@ -11,30 +12,13 @@ export interface IngestReply<T> {
   body: T
 }
 
-export interface IngestRequestOptions {
-  /** API key sent as `Authorization: Bearer`; none when undefined. */
-  key?: string | undefined
-  /** Sent as JSON. */
-  body?: unknown
-  headers?: Record<string, string>
-}
-
 export async function ingestRequest<T = Record<string, unknown>>(
   ingestUrl: string,
   method: string,
   path: string,
-  options: IngestRequestOptions = {},
+  options: ApiRequestOptions = {},
 ): Promise<IngestReply<T>> {
-  const { key, body, headers = {} } = options
-  const res = await fetch(`${ingestUrl}${path}`, {
-    method,
-    headers: {
-      ...(key ? { authorization: `Bearer ${key}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      ...headers,
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  })
+  const res = await fetch(`${ingestUrl}${path}`, apiRequestInit(method, options))
   const text = await res.text()
   return { status: res.status, body: (text ? JSON.parse(text) : {}) as T }
 }
