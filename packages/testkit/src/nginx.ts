@@ -11,6 +11,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { canConnect, freePort, requireBinary, tempDir, waitFor } from './process.ts'
 import { binaryVersion } from './process.ts'
 
@@ -106,7 +107,9 @@ export async function startNginx(source: NginxConfigSource, options: NginxOption
           async () => {
             if (c.exitCode !== null || c.signalCode !== null)
               throw new Error(`nginx exited: ${output}${readLog(`${prefix}/error.log`).slice(-1000)}`)
-            return (await canConnect(port)) && workersOf(c.pid!).length > 0 ? true : undefined
+            // Ready once every configured worker runs: a caller that lists workers right away
+            // (to kill or watch them) must see all of them, not the first one to fork.
+            return (await canConnect(port)) && workersOf(c.pid!).length >= workerCount(config) ? true : undefined
           },
           10_000,
           10,
@@ -159,7 +162,8 @@ export async function startNginx(source: NginxConfigSource, options: NginxOption
         'nginx reload',
         () => {
           const now = workersOf(master)
-          return now.some((p) => !before.has(p)) && !now.some((p) => before.has(p)) ? true : undefined
+          const fresh = now.filter((p) => !before.has(p)).length
+          return fresh >= workerCount(text) && !now.some((p) => before.has(p)) ? true : undefined
         },
         10_000,
         10,
@@ -241,6 +245,13 @@ function logPath(config: string, directive: 'error_log' | 'access_log'): string 
 
 function readLog(path: string): string {
   return existsSync(path) ? readFileSync(path, 'utf8') : ''
+}
+
+/** The worker processes a config asks for (`worker_processes N|auto`; nginx's default is 1). */
+function workerCount(config: string): number {
+  const m = /^\s*worker_processes\s+(\d+|auto)\s*;/m.exec(config)
+  if (!m) return 1
+  return m[1] === 'auto' ? availableParallelism() : Math.max(1, Number(m[1]))
 }
 
 function workersOf(master: number): number[] {
