@@ -1,7 +1,8 @@
 /**
- * Smoke test of the fanout bench: the real tool (`node bench/run.ts fanout`) against touchline and
- * one baseline with a tiny N. It checks that every figure is reported and that nothing was lost —
- * never how fast anything was (timings on a shared CI box mean nothing).
+ * Smoke test of the fanout bench: the real tool (`node bench/run.ts fanout`) against touchline, its
+ * no-coalescing variant and one baseline with a tiny N and a little chat. It checks that every
+ * figure is reported and that nothing was lost — never how fast anything was (timings on a shared
+ * CI box mean nothing).
  */
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
@@ -32,9 +33,12 @@ function runBench(args: string[]): Promise<{ code: number | null; stdout: string
 }
 
 describe('bench fanout (smoke)', () => {
-  it('reports every figure for touchline and a baseline, with no gap', async () => {
+  it('reports every figure for touchline, touchline-nocoalesce and a baseline, with no gap', async () => {
     const args = ['fanout', '--connections', '50', '--duration', '2', '--warmup', '0.5', '--rate', '20', '--drain', '5', '--settle', '0.4']
-    const { code, stdout, stderr } = await runBench([...args, '--targets', 'touchline,ws-prebuilt', '--out', out, '--quiet'])
+    // chat limits raised as the suite's chat-heavy run does: a refusal would show that --gateway-env did not reach the gateways
+    const chat = ['--chat', '4', '--gateway-env', 'CHAT_CONN_PER_MIN=600,CHAT_CONN_BURST=60,CHAT_USER_PER_MIN=600,CHAT_USER_BURST=60']
+    const targets = ['--targets', 'touchline,touchline-nocoalesce,ws-prebuilt']
+    const { code, stdout, stderr } = await runBench([...args, ...chat, ...targets, '--out', out, '--quiet'])
     expect(code, stderr.slice(-3000)).toBe(0)
 
     const files = readdirSync(out)
@@ -48,7 +52,8 @@ describe('bench fanout (smoke)', () => {
     }
     expect(record.meta.system.node).toMatch(/^v\d+/)
     expect(record.meta.system.cores).toBeGreaterThan(0)
-    expect(record.data.results.map((r) => r.target)).toEqual(['touchline', 'ws-prebuilt'])
+    expect(record.data.results.map((r) => r.target)).toEqual(['touchline', 'touchline-nocoalesce', 'ws-prebuilt'])
+    expect(record.data.results[1]?.describe).toContain('CHAT_COALESCE_MS=0')
 
     for (const r of record.data.results) {
       expect(r.error, `${r.target}: ${r.error}`).toBeUndefined()
@@ -71,8 +76,22 @@ describe('bench fanout (smoke)', () => {
       expect(r.integrity.missingAtEnd).toBe(0)
       expect(r.integrity.duplicates).toBe(0)
       expect(r.connections.closed).toBe(0)
+      // chat reached the spectators, inside the window too
+      expect(r.chat.sent).toBeGreaterThan(0)
+      expect(r.chat.received).toBeGreaterThanOrEqual(r.chat.sent * 50)
+      expect(r.chat.inWindow).toBeGreaterThan(0)
+      expect(r.chat.latency.count).toBeGreaterThan(0)
     }
-    expect(typeof record.data.results[0]?.cpu.ingest).toBe('number')
+    for (const r of record.data.results.slice(0, 2)) {
+      expect(typeof r.cpu.ingest).toBe('number')
+      // the gateways' own counters, over the window and the whole run
+      const c = r.gatewayCounters
+      expect(c?.window.touchline_gateway_socket_writes_total).toBeGreaterThan(0)
+      expect(c?.window.touchline_gateway_frames_sent_total).toBeGreaterThan(0)
+      expect(c?.run.touchline_gateway_chat_accepted_total).toBe(r.chat.sent)
+      expect(c?.run.touchline_gateway_chat_refused_total ?? 0).toBe(0)
+    }
+    expect(record.data.results[2]?.gatewayCounters).toBeUndefined()
 
     for (const label of [
       'connections open / requested',
@@ -87,6 +106,10 @@ describe('bench fanout (smoke)', () => {
       'memory per idle connection (KiB)',
       'gaps (missing seqs)',
       'touchline ÷ ws-prebuilt',
+      'touchline ÷ touchline-nocoalesce',
+      'chat delivered msgs/s (received in window)',
+      'gateway socket writes /s',
+      'gateway frames per socket write',
     ]) {
       expect(stdout).toContain(label)
     }

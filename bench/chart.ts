@@ -15,6 +15,7 @@ import { fmt } from './lib/report.ts'
 
 const COLORS: Record<string, string> = {
   touchline: '#d62728',
+  'touchline-nocoalesce': '#ff7f0e',
   'ws-send': '#1f77b4',
   'ws-prebuilt': '#2ca02c',
   socketio: '#9467bd',
@@ -56,7 +57,7 @@ function collect(points: Point[], y: (r: TargetResult) => number): Series[] {
     else s.points.push({ x, y: v })
   }
   for (const s of map.values()) s.points.sort((a, b) => a.x - b.x)
-  const rank = (s: Series) => TARGET_ORDER.indexOf(s.target)
+  const rank = (s: Series) => ALL_TARGETS.indexOf(s.target)
   return [...map.values()].sort((a, b) => rank(a) - rank(b) || a.key.localeCompare(b.key))
 }
 
@@ -191,7 +192,10 @@ export function renderChart(points: Point[]): string {
   return parts.join('\n')
 }
 
+/** The columns of the saturation and steady tables. */
 const TARGET_ORDER = ['touchline', 'ws-send', 'ws-prebuilt', 'socketio']
+/** Every target, in the order of the per-target tables and the legend. */
+const ALL_TARGETS = ['touchline', 'touchline-nocoalesce', 'ws-send', 'ws-prebuilt', 'socketio']
 
 function cfgLabel(r: FanoutRecord): string {
   return `${r.params.connections.toLocaleString('en-US')} | ${r.params.gateways} | ${r.params.viaNginx ? 'nginx' : 'direct'}`
@@ -234,7 +238,7 @@ export function renderFigures(records: FanoutRecord[], points: Map<string, Point
     }
     lines.push('')
   }
-  const steady = runs.filter((r) => !r.params.saturate)
+  const steady = runs.filter((r) => !r.params.saturate && !r.params.chat)
   if (steady.length) {
     lines.push(
       '#### Steady rate: fan-out latency p50 / p99 / max (ms)',
@@ -250,8 +254,39 @@ export function renderFigures(records: FanoutRecord[], points: Map<string, Point
       const p = (t: string) => get(r, t)?.latency.p99
       const tl = get(r, 'touchline')
       lines.push(
-        `| ${cfgLabel(r)} | ${r.params.rate}${r.params.chat ? ` (+chat ${r.params.chat}/s)` : ''} | ${TARGET_ORDER.map(l).join(' | ')} | ${ratio(p('touchline'), p('ws-send'))} | ${ratio(p('touchline'), p('socketio'))} | ${tl ? `${(100 * tl.delivered.ratio).toFixed(2)} %` : ''} | ${tl ? errorsOf(tl) : ''} | ${r.file.replace(/\.json$/, '')} |`,
+        `| ${cfgLabel(r)} | ${r.params.rate} | ${TARGET_ORDER.map(l).join(' | ')} | ${ratio(p('touchline'), p('ws-send'))} | ${ratio(p('touchline'), p('socketio'))} | ${tl ? `${(100 * tl.delivered.ratio).toFixed(2)} %` : ''} | ${tl ? errorsOf(tl) : ''} | ${r.file.replace(/\.json$/, '')} |`,
       )
+    }
+    lines.push('')
+  }
+  const chat = runs.filter((r) => !r.params.saturate && r.params.chat)
+  if (chat.length) {
+    lines.push(
+      '#### With chat: chat delivered and event latency',
+      '',
+      'Chat msgs/s = chat frames received inside the measuring window ÷ its length (all connections together). Writes and',
+      "frames per write are the gateways' own counters over the window (`touchline_gateway_socket_writes_total`,",
+      '`…_frames_sent_total`); shed and refused over the whole run (chat refused means the chatters were rate-limited).',
+      '`touchline-nocoalesce` is touchline with `CHAT_COALESCE_MS=0` (no coalescing window; frames that reach one socket in',
+      'the same tick are still corked into one write, which frames per write shows).',
+      '',
+      '| connections | gateways | path | events/s | chat/s | target | chat msgs/s | chat p50 / p99 (ms) | event p50 / p99 / max (ms) | events delivered | socket writes/s | frames per write | chat shed / refused | errors | result |',
+      '| ---: | ---: | --- | ---: | ---: | --- | ---: | --- | --- | ---: | ---: | ---: | --- | --- | --- |',
+    )
+    for (const r of chat) {
+      for (const t of ALL_TARGETS) {
+        const x = get(r, t)
+        if (!x) continue
+        const c = x.gatewayCounters
+        const writes = c?.window.touchline_gateway_socket_writes_total
+        const frames = c?.window.touchline_gateway_frames_sent_total
+        lines.push(
+          `| ${cfgLabel(r)} | ${r.params.rate} | ${r.params.chat} | ${t} | ${fmt(x.chat.perSec)}${dagger(x)} | ${fmt(x.chat.latency.p50)} / ${fmt(x.chat.latency.p99)} | ` +
+            `${fmt(x.latency.p50)} / ${fmt(x.latency.p99)} / ${fmt(x.latency.max)} | ${(100 * x.delivered.ratio).toFixed(2)} % | ` +
+            `${fmt(writes === undefined ? undefined : writes / r.params.duration)} | ${fmt(writes && frames !== undefined ? frames / writes : undefined)} | ` +
+            `${c ? `${fmt(c.run.touchline_gateway_chat_shed_total)} / ${fmt(c.run.touchline_gateway_chat_refused_total ?? 0)}` : 'n/a'} | ${errorsOf(x)} | ${r.file.replace(/\.json$/, '')} |`,
+        )
+      }
     }
     lines.push('')
   }
@@ -263,7 +298,7 @@ export function renderFigures(records: FanoutRecord[], points: Map<string, Point
       '| ---: | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     )
     for (const r of runs) {
-      for (const t of TARGET_ORDER) {
+      for (const t of ALL_TARGETS) {
         const x = get(r, t)
         if (!x) continue
         lines.push(
@@ -275,8 +310,9 @@ export function renderFigures(records: FanoutRecord[], points: Map<string, Point
   }
   lines.push(
     `Runs read: ${records.length}. Shown: one run per configuration (all ratios compare targets of that one invocation) — ` +
-      `preferably one where other work on the machine took under ${NOISY_PCT} % of a core during every target's window, else the ` +
-      `newest with the most targets; † marks a figure measured while other work took more than that.`,
+      `with chat, one that measured both touchline and touchline-nocoalesce; then preferably one where other work on the ` +
+      `machine took under ${NOISY_PCT} % of a core during every target's window, else the newest with the most targets; ` +
+      `† marks a figure measured while other work took more than that.`,
   )
   return lines.join('\n')
 }

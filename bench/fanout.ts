@@ -5,6 +5,11 @@
  *   pnpm bench fanout --connections 1000 --gateways 1 --rate 10 --duration 10
  *                     [--via-nginx] [--chat 5] [--saturate] [--targets touchline,ws-send,ws-prebuilt,socketio]
  *
+ * `touchline-nocoalesce` (touchline with CHAT_COALESCE_MS=0 in the gateways) is a fifth target, run
+ * only when named in --targets: `--chat 100 --targets touchline,touchline-nocoalesce` compares the
+ * gateway's chat coalescing window with no window, in one invocation (the gateway still corks the
+ * frames that reach one socket in the same tick; "gateway frames per socket write" shows what each did).
+ *
  * For each target in turn: start it (testkit NATS + Redis are shared by the run), fork the load
  * generators (bench/loadgen.ts, at least two processes), open every connection and wait until each
  * is subscribed, let the servers settle and read their RSS (memory per idle connection), then post
@@ -26,7 +31,8 @@ import { SOCKETIO_PATH } from './baselines/shared.ts'
 import { encodeHistogram, mergeEncoded, summarize, type LatencySummary } from './lib/histogram.ts'
 import type { BenchResult, BenchTable } from './lib/report.ts'
 import { CpuMeter, type CpuReading, findPids, type MachineCpu, rssBytes, waitQuiet } from './lib/sys.ts'
-import { startTarget, TARGETS, type RunningTarget, type TargetName } from './lib/targets.ts'
+import { type Counters, counterGrowth, scrapeCounters } from './lib/metrics.ts'
+import { DEFAULT_TARGETS, isTouchline, startTarget, TARGETS, type RunningTarget, type TargetName } from './lib/targets.ts'
 import { chatText, EVENT_BYTES, eventBody, nowUs, paddedText } from './lib/wire.ts'
 import type { LoadgenConfig, LoadgenConnected, LoadgenReport } from './loadgen.ts'
 
@@ -68,7 +74,7 @@ const USAGE = `pnpm bench fanout [--connections N] [--gateways G] [--rate R] [--
   [--via-nginx] [--chat R2] [--chatters K] [--saturate] [--window W] [--targets a,b,…]
   [--loadgens L] [--concurrency C] [--drain S] [--settle S] [--payload BYTES] [--cpu-prof DIR] [--gateway-env K=V,…]
   [--wait-quiet S]  (before each target wait up to S seconds until nothing else keeps the machine busy)
-targets: ${TARGETS.join(', ')}`
+targets: ${TARGETS.join(', ')} (default ${DEFAULT_TARGETS.join(',')})`
 
 export function parseFanoutArgs(argv: string[]): FanoutOptions {
   const { values } = parseArgs({
@@ -85,7 +91,7 @@ export function parseFanoutArgs(argv: string[]): FanoutOptions {
       chatters: { type: 'string', default: '' },
       saturate: { type: 'boolean', default: false },
       window: { type: 'string', default: '' },
-      targets: { type: 'string', short: 't', default: TARGETS.join(',') },
+      targets: { type: 'string', short: 't', default: DEFAULT_TARGETS.join(',') },
       loadgens: { type: 'string', default: '' },
       concurrency: { type: 'string', default: '200' },
       drain: { type: 'string', default: '15' },
@@ -113,12 +119,18 @@ export function parseFanoutArgs(argv: string[]): FanoutOptions {
     .map((s) => s.trim())
     .filter(Boolean)
   for (const t of targets) if (!(TARGETS as readonly string[]).includes(t)) throw new Error(`unknown target ${t}\n${USAGE}`)
+  if (targets.length === 0) throw new Error(`--targets names no target\n${USAGE}`)
+  if (new Set(targets).size !== targets.length) throw new Error(`--targets names a target twice: ${values.targets}\n${USAGE}`)
   const duration = num('duration', values.duration, 0.5)
   const chat = num('chat', values.chat, 0)
   const gatewayEnv: Record<string, string> = {}
   for (const kv of values['gateway-env'].split(',').filter(Boolean)) {
     const i = kv.indexOf('=')
-    if (i > 0) gatewayEnv[kv.slice(0, i)] = kv.slice(i + 1)
+    const key = kv.slice(0, i)
+    if (i <= 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
+      throw new Error(`--gateway-env takes KEY=VALUE,…; ${JSON.stringify(kv)} is not KEY=VALUE\n${USAGE}`)
+    }
+    gatewayEnv[key] = kv.slice(i + 1)
   }
   return {
     connections,
@@ -155,7 +167,17 @@ export interface TargetResult {
   events: { posted: number; accepted: number; postErrors: number; offeredPerSec: number; lastSeq: number }
   delivered: { perSec: number; inWindow: number; expectedInWindow: number; ratio: number; bytesPerMessage: number }
   latency: LatencySummary
-  chat: { sent: number; received: number; latency: LatencySummary }
+  /**
+   * received: chat frames received over the whole run; inWindow: received inside the measuring
+   * window (by receive time), perSec = inWindow ÷ window (absent in results from before it was kept)
+   */
+  chat: { sent: number; received: number; inWindow?: number; perSec?: number; latency: LatencySummary }
+  /**
+   * Counters of touchline's gateways (Prometheus /metrics, summed over gateways and labels):
+   * `window` is the growth inside the measuring window, `run` the value after the drain (the
+   * gateways start fresh for each target). Metrics a gateway does not have are absent.
+   */
+  gatewayCounters?: { window: Record<string, number>; run: Record<string, number> }
   cpu: Record<string, number | undefined>
   machineBusyPct: number | undefined
   machine?: MachineCpu
@@ -356,16 +378,33 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
     for (const lg of lgs) lg.send({ t: 'window', baseUs: startUs, startUs: windowStart, endUs: windowEnd })
     const meter = new CpuMeter({
       ...t.groups,
-      ...(shared.natsPids.length && t.name === 'touchline' ? { nats: shared.natsPids } : {}),
+      ...(shared.natsPids.length && isTouchline(t.name) ? { nats: shared.natsPids } : {}),
       redis: shared.redisPids,
       loadgen: lgs.map((lg) => lg.pid),
       driver: [process.pid],
     })
-    const cpuStart = setTimeout(() => meter.start(), (windowStart - nowUs()) / 1000)
+    // the gateways' own counters (socket writes, chat shed/refused) over the same window
+    const scrape = (): Promise<Counters | undefined> =>
+      t.metricsUrls.length === 0
+        ? Promise.resolve(undefined)
+        : scrapeCounters(t.metricsUrls).catch((err: unknown) => {
+            errors.push(`metrics: ${(err as Error).message}`)
+            return undefined
+          })
+    let countersAtStart: Promise<Counters | undefined> | undefined
+    let countersAtEnd: Promise<Counters | undefined> | undefined
+    const cpuStart = setTimeout(
+      () => {
+        meter.start()
+        countersAtStart = scrape()
+      },
+      (windowStart - nowUs()) / 1000,
+    )
     let cpu: CpuReading | undefined
     const cpuStop = setTimeout(
       () => {
         cpu = meter.stop()
+        countersAtEnd = scrape()
       },
       (windowEnd - nowUs()) / 1000,
     )
@@ -451,7 +490,10 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
     // wait for the window to close (steady mode ends posting at windowEnd already)
     if (nowUs() < windowEnd) await sleep((windowEnd - nowUs()) / 1000 + 5)
     clearTimeout(cpuStop)
-    if (!cpu) cpu = meter.stop()
+    if (!cpu) {
+      cpu = meter.stop()
+      countersAtEnd = scrape()
+    }
 
     // drain: until every accepted event reached every open connection, or --drain seconds
     const drainUntil = Date.now() + o.drain * 1000
@@ -464,6 +506,8 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
     const reports = await Promise.all(lgs.map((lg) => lg.request<LoadgenReport>({ t: 'final', lastSeq }, 'report', 60_000)))
     const rssEnd = sumRss(t.serverPids)
     for (const c of chatters) c.close()
+    const [cStart, cEnd, cRun] = await Promise.all([countersAtStart, countersAtEnd, scrape()])
+    const gatewayCounters = cRun ? { window: cStart && cEnd ? counterGrowth(cStart, cEnd) : {}, run: cRun } : undefined
 
     for (const r of reports) errors.push(...r.errors)
     const hist = mergeEncoded(reports.map((r) => r.latency))
@@ -474,6 +518,7 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
     const w0 = Math.round(((windowStart - startUs) / 1e6) * bucketsPerSec)
     const w1 = Math.round(((windowEnd - startUs) / 1e6) * bucketsPerSec)
     const inWindow = buckets.slice(w0, w1).reduce((a, b) => a + b, 0)
+    const chatInWindow = reports.reduce((a, r) => a + r.chatInWindow, 0)
     const timeline: number[] = []
     for (let i = 0; i < buckets.length; i += bucketsPerSec) timeline.push(buckets.slice(i, i + bucketsPerSec).reduce((a, b) => a + b, 0))
     const windowEvents = reports.reduce((a, r) => a + r.windowEvents, 0)
@@ -515,7 +560,14 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
           t.kind === 'ws' && totalEvents > 0 ? Math.round(bytes / (totalEvents + reports.reduce((a, r) => a + r.chat, 0))) : 0,
       },
       latency: summarize(hist),
-      chat: { sent: chatSent, received: reports.reduce((a, r) => a + r.chat, 0), latency: summarize(chatHist) },
+      chat: {
+        sent: chatSent,
+        received: reports.reduce((a, r) => a + r.chat, 0),
+        inWindow: chatInWindow,
+        perSec: chatInWindow / o.duration,
+        latency: summarize(chatHist),
+      },
+      ...(gatewayCounters ? { gatewayCounters } : {}),
       cpu: cpu.groups,
       machineBusyPct: cpu.machineBusyPct,
       ...(cpu.machine ? { machine: cpu.machine } : {}),
@@ -543,7 +595,8 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
     }
     log(
       `${t.name}: delivered ${Math.round(result.delivered.perSec)} msg/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms, ` +
-        `max ${result.latency.max} ms, gaps ${result.integrity.gaps}, missing ${result.integrity.missingAtEnd}, closed ${result.connections.closed}`,
+        `max ${result.latency.max} ms, gaps ${result.integrity.gaps}, missing ${result.integrity.missingAtEnd}, closed ${result.connections.closed}` +
+        (chatSent ? `; chat ${Math.round(chatInWindow / o.duration)} msg/s delivered, p99 ${result.chat.latency.p99} ms` : ''),
     )
     return result
   } finally {
@@ -562,7 +615,7 @@ function emptyResult(target: TargetName, error: string, o: FanoutOptions): Targe
     events: { posted: 0, accepted: 0, postErrors: 0, offeredPerSec: 0, lastSeq: 0 },
     delivered: { perSec: 0, inWindow: 0, expectedInWindow: 0, ratio: 0, bytesPerMessage: 0 },
     latency: z,
-    chat: { sent: 0, received: 0, latency: z },
+    chat: { sent: 0, received: 0, inWindow: 0, perSec: 0, latency: z },
     cpu: {},
     machineBusyPct: undefined,
     memory: { rssBeforeMiB: 0, rssIdleMiB: 0, rssEndMiB: 0, perConnKiB: 0, marginalPerConnKiB: 0 },
@@ -587,7 +640,7 @@ export async function runFanout(o: FanoutOptions): Promise<{ options: FanoutOpti
     const redisPort = redis.port
     const redisPids = findPids((c) => c.includes('redis-server') && c.includes(`:${redisPort}`))
     let natsPids: number[] = []
-    if (o.targets.includes('touchline')) {
+    if (o.targets.some(isTouchline)) {
       nats = await startNats()
       const dir = nats.storeDir.replace(/\/js$/, '')
       natsPids = findPids((c) => c.includes('nats-server') && c.includes(`${dir}/nats.conf`))
@@ -637,9 +690,13 @@ export async function runFanout(o: FanoutOptions): Promise<{ options: FanoutOpti
 
 // ---- tables -------------------------------------------------------------------------------
 
-const BASELINES: TargetName[] = ['ws-send', 'ws-prebuilt', 'socketio']
+/** What touchline is divided by in the ratio columns, when the run has it. */
+const COMPARED: TargetName[] = ['touchline-nocoalesce', 'ws-send', 'ws-prebuilt', 'socketio']
 
-type Row = { label: string; get: (r: TargetResult) => number | string | undefined; better?: 'higher' | 'lower' }
+type Row = { label: string; get: (r: TargetResult, o: FanoutOptions) => number | string | undefined; better?: 'higher' | 'lower' }
+
+const counter = (r: TargetResult, which: 'window' | 'run', name: string): number | undefined =>
+  r.gatewayCounters?.[which][`touchline_gateway_${name}`]
 
 const ROWS: Row[] = [
   { label: 'server processes', get: (r) => r.serverProcesses },
@@ -656,7 +713,29 @@ const ROWS: Row[] = [
   { label: 'latency p99.9 (ms)', get: (r) => r.latency.p999, better: 'lower' },
   { label: 'latency max (ms)', get: (r) => r.latency.max, better: 'lower' },
   { label: 'chat sent / received', get: (r) => (r.chat.sent ? `${r.chat.sent} / ${r.chat.received}` : undefined) },
+  { label: 'chat delivered msgs/s (received in window)', get: (r) => (r.chat.sent ? r.chat.perSec : undefined), better: 'higher' },
+  { label: 'chat latency p50 (ms)', get: (r) => (r.chat.sent ? r.chat.latency.p50 : undefined), better: 'lower' },
   { label: 'chat latency p99 (ms)', get: (r) => (r.chat.sent ? r.chat.latency.p99 : undefined), better: 'lower' },
+  {
+    label: 'gateway socket writes /s',
+    get: (r, o) => {
+      const w = counter(r, 'window', 'socket_writes_total')
+      return w === undefined ? undefined : w / o.duration
+    },
+    better: 'lower',
+  },
+  {
+    label: 'gateway frames per socket write',
+    get: (r) => {
+      const w = counter(r, 'window', 'socket_writes_total')
+      const f = counter(r, 'window', 'frames_sent_total')
+      return w && f !== undefined ? f / w : undefined
+    },
+    better: 'higher',
+  },
+  { label: 'gateway chat accepted (run)', get: (r) => (r.chat.sent ? counter(r, 'run', 'chat_accepted_total') : undefined) },
+  { label: 'gateway chat refused (run)', get: (r) => (r.chat.sent ? counter(r, 'run', 'chat_refused_total') : undefined) },
+  { label: 'gateway chat + online frames shed (run)', get: (r) => counter(r, 'run', 'chat_shed_total') },
   { label: 'server CPU % (sum)', get: (r) => r.cpu.gateway, better: 'lower' },
   {
     label: 'server CPU µs per delivered msg',
@@ -698,15 +777,15 @@ const ROWS: Row[] = [
 export function fanoutTables(o: FanoutOptions, results: TargetResult[]): BenchTable[] {
   const present = results.map((r) => r.target)
   const tl = results.find((r) => r.target === 'touchline' && !r.error)
-  const ratioTo = BASELINES.filter((b) => present.includes(b) && tl && results.find((r) => r.target === b && !r.error))
+  const ratioTo = COMPARED.filter((b) => present.includes(b) && tl && results.find((r) => r.target === b && !r.error))
   const columns = ['', ...results.map((r) => r.target), ...ratioTo.map((b) => `touchline ÷ ${b}`)]
   const rows = ROWS.map((row) => {
-    const vals = results.map((r) => (r.error ? (row === ROWS[0] ? 'failed' : undefined) : row.get(r)))
+    const vals = results.map((r) => (r.error ? (row === ROWS[0] ? 'failed' : undefined) : row.get(r, o)))
     const ratios = ratioTo.map((b) => {
       const base = results.find((r) => r.target === b)
       if (!tl || !base || !row.better) return ''
-      const a = row.get(tl)
-      const c = row.get(base)
+      const a = row.get(tl, o)
+      const c = row.get(base, o)
       return typeof a === 'number' && typeof c === 'number' && c !== 0 ? `${(a / c).toFixed(2)}×` : ''
     })
     return [row.label, ...vals, ...ratios]

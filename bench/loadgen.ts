@@ -67,6 +67,8 @@ export interface LoadgenReport {
   /** same, for connections that were closed */
   missingClosed: number
   chat: number
+  /** chat frames received inside the measuring window (by receive time) */
+  chatInWindow: number
   bytes: number
   other: Record<string, number>
   latency: string
@@ -104,6 +106,7 @@ let windowEvents = 0
 let gaps = 0
 let duplicates = 0
 let chat = 0
+let chatInWindow = 0
 let bytes = 0
 let windowStart = Number.POSITIVE_INFINITY
 let windowEnd = Number.POSITIVE_INFINITY
@@ -180,6 +183,7 @@ function onEvent(c: number, seq: number, t: number, now: number): void {
 
 function onChat(t: number, now: number): void {
   chat++
+  if (now >= windowStart && now < windowEnd) chatInWindow++
   countBucket(now)
   if (t > 0 && t >= windowStart && t < windowEnd) chatLatency.recordValue(Math.max(1, now - t))
 }
@@ -321,6 +325,7 @@ function report(finalSeq: number): LoadgenReport {
     missingAtEnd,
     missingClosed,
     chat,
+    chatInWindow,
     bytes,
     other,
     latency: encodeHistogram(latency),

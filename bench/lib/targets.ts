@@ -5,6 +5,10 @@
  * - `touchline`: ingest + G gateways (`node services/<name>/src/main.ts`, started like an operator
  *   would, by the testkit) on the run's testkit NATS and Redis; events are POSTed to ingest's
  *   `/v1/matches/:id/events` with a commentator key.
+ * - `touchline-nocoalesce`: exactly `touchline` with `CHAT_COALESCE_MS=0` in the gateways'
+ *   environment (no chat coalescing window), so that one invocation compares the chat coalescing
+ *   with writing chat as it arrives, on the same N. A gateway that does not know the
+ *   variable ignores it (@touchline/config reads only the variables it declares).
  * - `ws-send`, `ws-prebuilt`: G processes of bench/baselines/ws-*.ts on the run's Redis.
  * - `socketio`: max(2, G) processes of bench/baselines/socketio.ts on the run's Redis.
  *
@@ -17,8 +21,24 @@ import { getJson, postJson } from './http.ts'
 import { startBenchNginx, type BenchNginx } from './nginx.ts'
 import type { BenchEventBody } from './wire.ts'
 
-export const TARGETS = ['touchline', 'ws-send', 'ws-prebuilt', 'socketio'] as const
+export const TARGETS = ['touchline', 'touchline-nocoalesce', 'ws-send', 'ws-prebuilt', 'socketio'] as const
 export type TargetName = (typeof TARGETS)[number]
+/** What `fanout` measures without `--targets`: touchline as configured and the three baselines. */
+export const DEFAULT_TARGETS: readonly TargetName[] = ['touchline', 'ws-send', 'ws-prebuilt', 'socketio']
+
+/**
+ * touchline's variants: the same services with these gateway variables on top of `--gateway-env`
+ * (the variant's own setting wins, so a variant always means what its name says).
+ */
+export const TOUCHLINE_VARIANTS = {
+  touchline: {},
+  'touchline-nocoalesce': { CHAT_COALESCE_MS: '0' },
+} as const satisfies Partial<Record<TargetName, Record<string, string>>>
+export type TouchlineVariant = keyof typeof TOUCHLINE_VARIANTS
+
+export function isTouchline(name: string): name is TouchlineVariant {
+  return Object.hasOwn(TOUCHLINE_VARIANTS, name)
+}
 
 export interface TargetOptions {
   gateways: number
@@ -56,6 +76,8 @@ export interface RunningTarget {
   spectatorUrls: string[]
   /** seq of the match before the bench's first event */
   startSeq: number
+  /** Prometheus endpoints of the server processes (touchline's gateways; none for the baselines) */
+  metricsUrls: string[]
   publish(body: BenchEventBody): Promise<number>
   chatters(n: number): ChatClient[]
   describe: string
@@ -70,7 +92,7 @@ export const BENCH_API_KEYS = { admin: 'bench-admin-key-0001', commentator: 'ben
 export const BENCH_TOKEN_SECRET = 'bench-token-secret-0123456789abcdef'
 
 export async function startTarget(name: TargetName, opts: TargetOptions): Promise<RunningTarget> {
-  if (name === 'touchline') return startTouchline(opts)
+  if (isTouchline(name)) return startTouchline(name, opts)
   return startBaseline(name, opts)
 }
 
@@ -92,7 +114,7 @@ async function frontNginx(opts: TargetOptions, ports: number[], ingestPort: numb
   return startBenchNginx({ upstreamPorts: ports, ingestPort, connections: opts.connections })
 }
 
-async function startBaseline(name: Exclude<TargetName, 'touchline'>, opts: TargetOptions): Promise<RunningTarget> {
+async function startBaseline(name: Exclude<TargetName, TouchlineVariant>, opts: TargetOptions): Promise<RunningTarget> {
   const script = here(`../baselines/${name}.ts`)
   const count = name === 'socketio' ? (opts.socketioServers ?? Math.max(2, opts.gateways)) : opts.gateways
   const kind = name === 'socketio' ? 'socketio' : 'ws'
@@ -140,6 +162,7 @@ async function startBaseline(name: Exclude<TargetName, 'touchline'>, opts: Targe
     groups: { gateway: procs.map((p) => p.proc.pid), ...(nginx ? { nginx: nginx.pids() } : {}) },
     spectatorUrls,
     startSeq: 0,
+    metricsUrls: [],
     async publish(body) {
       const r = await postJson<{ seq?: number }>(`${primary}/publish`, { matchId: opts.matchId, ...body })
       if (r.status !== 200 || typeof r.body?.seq !== 'number') throw new Error(`publish: ${r.status} ${JSON.stringify(r.body)}`)
@@ -161,7 +184,7 @@ async function startBaseline(name: Exclude<TargetName, 'touchline'>, opts: Targe
   }
 }
 
-async function startTouchline(opts: TargetOptions): Promise<RunningTarget> {
+async function startTouchline(name: TouchlineVariant, opts: TargetOptions): Promise<RunningTarget> {
   if (!opts.natsUrl) throw new Error('touchline needs NATS')
   const prefix = `b${opts.runId.replace(/[^a-z0-9]/gi, '').toLowerCase()}`.slice(0, 30)
   const env: Record<string, string> = {
@@ -186,9 +209,10 @@ async function startTouchline(opts: TargetOptions): Promise<RunningTarget> {
     const ingest = await startService('ingest', { env, timeoutMs: 30_000 })
     started.push(ingest)
     const gateways: ServiceProcess[] = []
+    const variantEnv: Record<string, string> = TOUCHLINE_VARIANTS[name]
     for (let i = 0; i < opts.gateways; i++) {
       const gw = await startService('gateway', {
-        env: { ...env, ...opts.gatewayEnv, NODE_ID: `bench-gw-${i}` },
+        env: { ...env, ...opts.gatewayEnv, ...variantEnv, NODE_ID: `bench-gw-${i}` },
         timeoutMs: 30_000,
       })
       started.push(gw)
@@ -214,7 +238,7 @@ async function startTouchline(opts: TargetOptions): Promise<RunningTarget> {
     const eventsUrl = `${ingest.url}/v1/matches/${encodeURIComponent(opts.matchId)}/events`
     const n = nginx
     return {
-      name: 'touchline',
+      name,
       kind: 'ws',
       matchId: opts.matchId,
       serverPids: gateways.map((g) => g.pid),
@@ -225,6 +249,7 @@ async function startTouchline(opts: TargetOptions): Promise<RunningTarget> {
       },
       spectatorUrls,
       startSeq: typeof created.body?.seq === 'number' ? created.body.seq : 0,
+      metricsUrls: gateways.map((g) => `${g.url}/metrics`),
       async publish(body) {
         const r = await postJson<{ seq?: number }>(eventsUrl, body, commentator)
         if ((r.status !== 200 && r.status !== 201) || typeof r.body?.seq !== 'number') {
@@ -242,7 +267,11 @@ async function startTouchline(opts: TargetOptions): Promise<RunningTarget> {
           }
         })
       },
-      describe: `ingest + ${opts.gateways} gateway${opts.gateways > 1 ? 's' : ''} on NATS and Redis${n ? ' behind nginx' : ''}`,
+      describe:
+        `ingest + ${opts.gateways} gateway${opts.gateways > 1 ? 's' : ''} on NATS and Redis${n ? ' behind nginx' : ''}` +
+        Object.entries(variantEnv)
+          .map(([k, v]) => `, gateway ${k}=${v}`)
+          .join(''),
       notes: n ? n.notes : [],
       output: () => started.map((s) => `--- ${s.name} ${s.pid}\n${s.output().slice(-3000)}`).join('\n'),
       async stop() {
