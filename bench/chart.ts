@@ -268,10 +268,11 @@ export function renderFigures(records: FanoutRecord[], points: Map<string, Point
       "frames per write are the gateways' own counters over the window (`touchline_gateway_socket_writes_total`,",
       '`…_frames_sent_total`); shed and refused over the whole run (chat refused means the chatters were rate-limited).',
       '`touchline-nocoalesce` is touchline with `CHAT_COALESCE_MS=0` (no coalescing window; frames that reach one socket in',
-      'the same tick are still corked into one write, which frames per write shows).',
+      'the same tick are still corked into one write, which frames per write shows). Server CPU µs per msg = the server',
+      "processes' CPU time ÷ all messages delivered (events and chat): what a message costs the server, whoever else is busy.",
       '',
-      '| connections | gateways | path | events/s | chat/s | target | chat msgs/s | chat p50 / p99 (ms) | event p50 / p99 / max (ms) | events delivered | socket writes/s | frames per write | chat shed / refused | errors | result |',
-      '| ---: | ---: | --- | ---: | ---: | --- | ---: | --- | --- | ---: | ---: | ---: | --- | --- | --- |',
+      '| connections | gateways | path | events/s | chat/s | target | chat msgs/s | chat p50 / p99 (ms) | event p50 / p99 / max (ms) | events delivered | socket writes/s | frames per write | server CPU µs per msg | chat shed / refused | errors | result |',
+      '| ---: | ---: | --- | ---: | ---: | --- | ---: | --- | --- | ---: | ---: | ---: | ---: | --- | --- | --- |',
     )
     for (const r of chat) {
       for (const t of ALL_TARGETS) {
@@ -284,6 +285,7 @@ export function renderFigures(records: FanoutRecord[], points: Map<string, Point
           `| ${cfgLabel(r)} | ${r.params.rate} | ${r.params.chat} | ${t} | ${fmt(x.chat.perSec)}${dagger(x)} | ${fmt(x.chat.latency.p50)} / ${fmt(x.chat.latency.p99)} | ` +
             `${fmt(x.latency.p50)} / ${fmt(x.latency.p99)} / ${fmt(x.latency.max)} | ${(100 * x.delivered.ratio).toFixed(2)} % | ` +
             `${fmt(writes === undefined ? undefined : writes / r.params.duration)} | ${fmt(writes && frames !== undefined ? frames / writes : undefined)} | ` +
+            `${fmt(cpuPerMsg(x))} | ` +
             `${c ? `${fmt(c.run.touchline_gateway_chat_shed_total)} / ${fmt(c.run.touchline_gateway_chat_refused_total ?? 0)}` : 'n/a'} | ${errorsOf(x)} | ${r.file.replace(/\.json$/, '')} |`,
         )
       }

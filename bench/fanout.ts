@@ -522,7 +522,17 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
     const timeline: number[] = []
     for (let i = 0; i < buckets.length; i += bucketsPerSec) timeline.push(buckets.slice(i, i + bucketsPerSec).reduce((a, b) => a + b, 0))
     const windowEvents = reports.reduce((a, r) => a + r.windowEvents, 0)
-    const eventsScheduledInWindow = o.saturate ? windowEvents / Math.max(1, open) : Math.floor(o.duration * o.rate)
+    // steady: the events the schedule put inside the window, counted as the load generators test it
+    // (floor(duration × rate) is one too many when warmup × rate is not whole)
+    let scheduledInWindow = 0
+    if (!o.saturate) {
+      const total = Math.floor(((windowEnd - startUs) / 1e6) * o.rate)
+      for (let i = 0; i < total; i++) {
+        const t = Math.round(startUs + (i * 1e6) / o.rate)
+        if (t >= windowStart && t < windowEnd) scheduledInWindow++
+      }
+    }
+    const eventsScheduledInWindow = o.saturate ? windowEvents / Math.max(1, open) : scheduledInWindow
     const expectedInWindow = o.saturate ? windowEvents : eventsScheduledInWindow * open
     const totalEvents = reports.reduce((a, r) => a + r.events, 0)
     const bytes = reports.reduce((a, r) => a + r.bytes, 0)
