@@ -312,7 +312,8 @@ export function renderFigures(records: FanoutRecord[], points: Map<string, Point
   }
   lines.push(
     `Runs read: ${records.length}. Shown: one run per configuration (all ratios compare targets of that one invocation) — ` +
-      `with chat, one that measured both touchline and touchline-nocoalesce; then preferably one where other work on the ` +
+      `one that measured touchline with at least one other target (with chat: both touchline and touchline-nocoalesce); ` +
+      `then preferably one where other work on the ` +
       `machine took under ${NOISY_PCT} % of a core during every target's window, else the newest with the most targets; ` +
       `† marks a figure measured while other work took more than that.`,
   )

@@ -155,9 +155,17 @@ describe('chat-heavy', () => {
     const chosen = chosenRuns([both, quietWithout])
     expect(chosen.get(configKey(both))?.file).toBe(both.file)
     // without chat, the variant does not matter: the quiet run wins
-    const a = record({ connections: 5000 }, [result('touchline'), result('touchline-nocoalesce', { othersPct: 90 })])
-    const b = record({ connections: 5000 }, [result('touchline')])
+    const a = record({ connections: 5000 }, [result('touchline'), result('ws-send'), result('touchline-nocoalesce', { othersPct: 90 })])
+    const b = record({ connections: 5000 }, [result('touchline'), result('ws-send')])
     expect(chosenRuns([a, b]).get(configKey(a))?.file).toBe(b.file)
+  })
+
+  it('never shows a touchline-only experiment over a run with something to compare, however quiet or new', () => {
+    const full = record({ saturate: true }, [result('touchline', { othersPct: 90 }), result('ws-send'), result('ws-prebuilt')])
+    const alone = record({ saturate: true }, [result('touchline')])
+    expect(chosenRuns([full, alone]).get(configKey(full))?.file).toBe(full.file)
+    // alone, it is still shown (memory, connections)
+    expect(chosenRuns([alone]).get(configKey(alone))?.file).toBe(alone.file)
   })
 
   it('puts chat runs in their own figures table, one row per target', () => {

@@ -78,15 +78,26 @@ export function hasBothVariants(r: FanoutRecord): boolean {
 }
 
 /**
- * One run per configuration, so that every ratio compares targets of the same invocation. With
- * chat, first a run that measured both touchline variants (the chat targets divide one by the
- * other; a run without the variant cannot show them, however quiet). Then the run measured on an
- * otherwise quiet machine, then the one with the most targets, then the newest.
+ * What a run can be compared on: 0 touchline alone (or not at all), 1 touchline and at least one
+ * other target, 2 with chat: both touchline variants as well.
+ */
+function comparable(r: FanoutRecord): number {
+  const ok = r.data.results.filter((x) => !x.error).map((x) => x.target)
+  if (!ok.includes('touchline') || ok.length < 2) return 0
+  return (r.params.chat ?? 0) > 0 && hasBothVariants(r) ? 2 : 1
+}
+
+/**
+ * One run per configuration, so that every ratio compares targets of the same invocation. First a
+ * run that has something to compare touchline with (a touchline-only experiment cannot show any
+ * ratio, however quiet) and, with chat, both touchline variants (the chat targets divide one by
+ * the other). Then the run measured on an otherwise quiet machine, then the one with the most
+ * targets, then the newest.
  */
 export function chosenRuns(records: FanoutRecord[]): Map<string, FanoutRecord> {
   const out = new Map<string, FanoutRecord>()
   const rank = (r: FanoutRecord): [number, number, number, string] => [
-    (r.params.chat ?? 0) > 0 && hasBothVariants(r) ? 1 : 0,
+    comparable(r),
     quietRecord(r) ? 1 : 0,
     r.data.results.filter((x) => !x.error).length,
     r.meta.startedAt,
