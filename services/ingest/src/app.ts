@@ -14,7 +14,7 @@
  *   writes    everything else                          API key (auth hook only in this child)
  */
 import { readFileSync } from 'node:fs'
-import { type FastifyPluginAsyncTypebox, type TypeBoxTypeProvider, TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { LIMITS } from '@touchline/protocol'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
 import { keyRing } from './auth.ts'
@@ -26,6 +26,7 @@ import { healthRoutes } from './routes/health.ts'
 import { readRoutes } from './routes/reads.ts'
 import { viewerRoutes } from './routes/viewers.ts'
 import { writeRoutes } from './routes/writes.ts'
+import { ingestValidatorCompiler } from './validator.ts'
 
 export type { IngestDeps } from './context.ts'
 
@@ -54,7 +55,7 @@ export const ingestPlugin: FastifyPluginAsyncTypebox<IngestDeps> = async (app, d
   const mount = app.prefix
   if (ctx.keys.size === 0) app.log.warn('ingest has no API keys: every write will answer 401')
 
-  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  app.setValidatorCompiler(ingestValidatorCompiler)
   app.setErrorHandler(errorHandler)
   app.setNotFoundHandler((request) => {
     throw apiError('not_found', `no route ${request.method} ${request.url.split('?', 1)[0]}`)
