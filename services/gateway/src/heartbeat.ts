@@ -2,7 +2,15 @@
  * WebSocket-level heartbeat (ws README, "How to detect and close broken connections"): one timer
  * per node; every `intervalMs` each connection that answered the previous ping is pinged again,
  * and one that did not is terminated. Any frame from the client also counts as a sign of life.
+ *
+ * A round goes through the connections in chunks of HEARTBEAT_CHUNK, one chunk per event-loop
+ * turn (setImmediate): pinging 5,000 sockets in one go is 5,000 socket writes (~30 ms) during
+ * which no event is delivered, and it was the largest part of touchline's steady-rate p99 over a
+ * plain ws server (bench, 5,000 × 10 events/s). A chunk is ~3 ms; a round still pings everyone
+ * within a few ms, so the liveness rule (answer within one interval) is unchanged.
  */
+
+export const HEARTBEAT_CHUNK = 500
 export interface Beating {
   /** Set by the connection on pong (and on any message). */
   alive: boolean
@@ -15,6 +23,9 @@ export class Heartbeat {
   readonly #onDead: (b: Beating) => void
   #timer: NodeJS.Timeout | undefined
   #intervalMs: number
+  /** The round in progress (its next chunk is scheduled), if any. */
+  #round: Iterator<Beating> | undefined
+  #immediate: NodeJS.Immediate | undefined
 
   constructor(intervalMs: number, list: () => Iterable<Beating>, onDead: (b: Beating) => void = () => {}) {
     this.#intervalMs = intervalMs
@@ -36,10 +47,29 @@ export class Heartbeat {
   stop(): void {
     if (this.#timer) clearInterval(this.#timer)
     this.#timer = undefined
+    if (this.#immediate) clearImmediate(this.#immediate)
+    this.#immediate = undefined
+    this.#round = undefined
   }
 
+  /** Start a round (unless one is still going): the first chunk now, the rest on later turns. */
   tick(): void {
-    for (const b of this.#list()) {
+    if (this.#round) return
+    this.#round = this.#list()[Symbol.iterator]()
+    this.#chunk()
+  }
+
+  #chunk(): void {
+    this.#immediate = undefined
+    const round = this.#round
+    if (!round) return
+    for (let i = 0; i < HEARTBEAT_CHUNK; i++) {
+      const next = round.next()
+      if (next.done) {
+        this.#round = undefined
+        return
+      }
+      const b = next.value
       if (!b.alive) {
         this.#onDead(b)
         try {
@@ -52,5 +82,6 @@ export class Heartbeat {
         b.ping()
       } catch {}
     }
+    this.#immediate = setImmediate(() => this.#chunk())
   }
 }
