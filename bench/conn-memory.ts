@@ -134,8 +134,8 @@ class Client {
 /** Loaded into the server with --import: SIGWINCH → two full GCs → memoryUsage() to a file. */
 const PROBE_MODULE =
   'const fs=process.getBuiltinModule("node:fs");const v8=process.getBuiltinModule("node:v8");' +
-  'process.on("SIGWINCH",()=>{globalThis.gc();globalThis.gc();' +
-  'const m={...process.memoryUsage(),v8:v8.getHeapStatistics(),spaces:v8.getHeapSpaceStatistics()};' +
+  'process.on("SIGWINCH",()=>{const s0=v8.getHeapSpaceStatistics();globalThis.gc();globalThis.gc();' +
+  'const m={...process.memoryUsage(),v8:v8.getHeapStatistics(),spaces:v8.getHeapSpaceStatistics(),spacesNoGc:s0};' +
   'globalThis.gc({type:"major",execution:"sync",flavor:"last-resort"});m.rssReleased=process.memoryUsage.rss();' +
   'const t=process.env.CONN_MEMORY_PROBE+".tmp";' +
   'fs.writeFileSync(t,JSON.stringify(m));fs.renameSync(t,process.env.CONN_MEMORY_PROBE)})'
@@ -149,7 +149,16 @@ interface Usage {
   /** RSS after a last-resort GC, which also returns V8's pooled free pages to the OS */
   rssReleased: number
   v8?: Record<string, number>
-  spaces?: { space_name: string; space_size: number; space_used_size: number; physical_space_size: number }[]
+  spaces?: SpaceStats[]
+  /** the same, read before the forced GCs (what V8 holds at the RSS reading) */
+  spacesNoGc?: SpaceStats[]
+}
+
+interface SpaceStats {
+  space_name: string
+  space_size: number
+  space_used_size: number
+  physical_space_size: number
 }
 
 interface Reading {
@@ -488,6 +497,13 @@ function report(results: Result[]): void {
       .map(([k, v]) => `${k} ${mib(a.get(k)?.physical_space_size ?? 0)}→${mib(v.physical_space_size)} (used ${mib(v.space_used_size)})`)
       .join(', ')
     console.log(`${r.name} V8 spaces after GC, physical MiB before→after: ${line}`)
+    const young = (u: Usage) => (u.spacesNoGc ?? []).find((x) => x.space_name === 'new_space')
+    const y0 = young(r.before.gc)
+    const y1 = young(r.after.gc)
+    if (y0 && y1)
+      console.log(
+        `${r.name} new space before the forced GC (young generation V8 grew and kept), physical MiB before→after: ${mib(y0.physical_space_size)}→${mib(y1.physical_space_size)} (size ${mib(y1.space_size)})`,
+      )
     const v = r.after.gc.v8
     if (v)
       console.log(

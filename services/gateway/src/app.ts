@@ -6,14 +6,23 @@
  * ingest (mounted at /api) without either seeing the other's decorators. Closing the app drains
  * the gateway (preClose): sockets get 1012, the node leaves presence. The bus, presence store and
  * rate limiter are passed in and closed by whoever made them.
+ *
+ * `GET /ws` upgrades are taken from the HTTP server's `upgrade` event before fastify routing
+ * (upgrade.ts), with the WebSocketServer and options of @fastify/websocket; every other upgrade
+ * goes to @fastify/websocket's listener as before. @fastify/websocket stays: it owns the
+ * WebSocketServer, the `/ws` route (404 without an upgrade, and the fallback for upgrades fastify
+ * must route), preClose (drain) and `injectWS`.
  */
-import { ServerResponse } from 'node:http'
+import { EventEmitter } from 'node:events'
+import { type Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import websocket from '@fastify/websocket'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
 import { Gateway, type GatewayDeps } from './gateway.ts'
+import { upgradeListener } from './upgrade.ts'
 
 export type { GatewayDeps } from './gateway.ts'
 
@@ -56,14 +65,34 @@ function releaseRequest(socket: WebSocket, onError: (this: WebSocket, error: Err
   if (tcp && res instanceof ServerResponse) res.detachSocket(tcp)
 }
 
+/**
+ * An upgrade fastify answered with a plain response (404 for an unknown path, 503 while closing)
+ * is not ended by anyone: @fastify/websocket's `onResponse` hook that destroys it only runs for
+ * routes inside this plugin, and Node's HTTP machinery let go of the socket when it emitted
+ * `upgrade`; the server side then stays half-open after the client leaves, and `app.close()`
+ * waits for it. End it once the response is written (as a `Connection: close` response would).
+ * An upgraded socket's response is hijacked and never finishes, so this leaves those alone.
+ */
+function endAfterResponse(socket: Duplex): void {
+  const res = (socket as Duplex & { _httpMessage?: unknown })._httpMessage
+  if (!(res instanceof ServerResponse)) return
+  const end = () => socket.end(() => socket.destroy())
+  if (res.writableFinished) end()
+  else res.once('finish', end)
+}
+
 export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (app, opts) => {
   const gw = opts.gateway ?? new Gateway(opts, app.log as unknown as Logger)
 
+  // @fastify/websocket listens for upgrades on `options.server` when given one, instead of on
+  // fastify's server: this emitter is how upgrades that are not the hot path still reach it.
+  const routedUpgrades = new EventEmitter()
   await app.register(websocket, {
     options: {
       maxPayload: gw.settings.maxPayloadBytes,
       perMessageDeflate: false,
       clientTracking: false,
+      server: routedUpgrades as unknown as Server,
     },
     errorHandler(error, socket, request) {
       onSocketError(error, socket, request.log)
@@ -83,6 +112,30 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
     await gw.stop()
   })
 
+  // Left on the server after close, like @fastify/websocket's own listener: a late upgrade then
+  // goes to fastify (draining), which answers 503 while it closes.
+  app.server.on(
+    'upgrade',
+    upgradeListener({
+      path: `${app.prefix}/ws`,
+      wss: app.websocketServer,
+      accepting: () => !gw.draining,
+      accept(socket, query) {
+        socket.on('error', onError)
+        try {
+          gw.attach(socket, query)
+        } catch (err) {
+          onSocketError(err as Error, socket, gw.log)
+        }
+      },
+      routed(req, socket, head) {
+        routedUpgrades.emit('upgrade', req, socket, head)
+        endAfterResponse(socket)
+      },
+    }),
+  )
+
+  // Reached by upgrades upgrade.ts hands to fastify (and injectWS); without an upgrade, 404.
   app.get('/ws', { websocket: true }, (socket, request) => {
     const q = (request.query ?? {}) as Record<string, unknown>
     const token = str(q.token)

@@ -1,0 +1,99 @@
+/**
+ * The `/ws` upgrade, before fastify routing (README, "Memory per connection").
+ *
+ * @fastify/websocket routes every upgrade through fastify: a ServerResponse, a fastify Request
+ * and Reply, the route's hooks and response listeners, then `wss.handleUpgrade` from the route
+ * handler. For a spectator that is garbage made once per connection, and under a burst of
+ * handshakes it is what the young generation has to hold. `upgradeListener` handles the one
+ * upgrade the gateway serves (`GET <prefix>/ws`, not draining) with the plugin's own
+ * WebSocketServer (its maxPayload and other options) and hands every other upgrade to the
+ * plugin unchanged, so fastify still answers those exactly as before (404 for an unknown path,
+ * 503 while fastify closes, the route handler for anything its router would also call /ws).
+ */
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import type { WebSocket, WebSocketServer } from 'ws'
+import type { ConnectOptions } from './connection.ts'
+
+type Key = keyof ConnectOptions
+const KEYS: ReadonlySet<string> = new Set<Key>(['token', 'match', 'since', 'epoch'])
+const PLUS = /\+/g
+
+/** One query component as fast-querystring (fastify's default parser) decodes it: `+` is a space, bad escapes stay as sent. */
+function decodeComponent(s: string): string {
+  const t = s.includes('+') ? s.replace(PLUS, ' ') : s
+  if (!t.includes('%')) return t
+  try {
+    return decodeURIComponent(t)
+  } catch {
+    return t
+  }
+}
+
+/**
+ * The connect options of a `/ws` query string (without the `?`), read as the fastify route reads
+ * `request.query`: a key without `=` has an empty value, and a parameter given more than once is
+ * an array there, which the route treats as absent — so it is absent here too.
+ */
+export function connectOptionsOf(query: string): ConnectOptions {
+  const out: Partial<Record<Key, string>> = {}
+  if (query === '') return out
+  let repeated: Set<string> | undefined
+  let start = 0
+  while (start <= query.length) {
+    let end = query.indexOf('&', start)
+    if (end === -1) end = query.length
+    if (end > start) {
+      const eq = query.indexOf('=', start)
+      const hasValue = eq !== -1 && eq < end
+      const key = decodeComponent(query.slice(start, hasValue ? eq : end))
+      if (KEYS.has(key) && !repeated?.has(key)) {
+        if ((out as Record<string, string>)[key] !== undefined) {
+          repeated ??= new Set()
+          repeated.add(key)
+          delete out[key as Key]
+        } else {
+          out[key as Key] = hasValue ? decodeComponent(query.slice(eq + 1, end)) : ''
+        }
+      }
+    }
+    start = end + 1
+  }
+  return out
+}
+
+export interface UpgradeRoute {
+  /** The exact path served here, e.g. `/ws` (with the plugin's prefix). */
+  path: string
+  /** The WebSocketServer @fastify/websocket made from the plugin options. */
+  wss: WebSocketServer
+  /** False while the gateway drains: such upgrades take fastify's way (503 once fastify closes, else 1012). */
+  accepting(): boolean
+  /** An upgraded socket and its query (synchronously after the 101 is written). */
+  accept(socket: WebSocket, opts: ConnectOptions): void
+  /** Every other upgrade: @fastify/websocket's own listener, which routes it through fastify. */
+  routed(req: IncomingMessage, socket: Duplex, head: Buffer): void
+}
+
+/** The `upgrade` listener of the HTTP server. */
+export function upgradeListener(route: UpgradeRoute): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
+  const { path, wss } = route
+  const withQuery = `${path}?`
+  return function onUpgrade(req, socket, head) {
+    const url = req.url ?? ''
+    // Only the exact path, as fastify's router (case-sensitive, no trailing-slash folding) would
+    // match it without decoding; `/ws#…`, `/%77s` or `/ws/` still reach fastify, which decides.
+    const exact = url === path
+    if (req.method !== 'GET' || (!exact && !url.startsWith(withQuery)) || !route.accepting()) {
+      route.routed(req, socket, head)
+      return
+    }
+    const opts = exact ? {} : connectOptionsOf(url.slice(withQuery.length))
+    // ws answers a bad handshake itself (400/405 and destroy), as it does from the route.
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      // As @fastify/websocket does after its handleUpgrade (no listener here: clientTracking is off).
+      wss.emit('connection', ws, req)
+      route.accept(ws, opts)
+    })
+  }
+}
