@@ -49,7 +49,7 @@ async function start(settings: Partial<GatewaySettings> = {}) {
 }
 
 describe('gateway write path', () => {
-  it('the sockets @fastify/websocket hands over take the direct path (ws internals as expected)', async () => {
+  it('the sockets the gateway accepts on /ws take the direct path (ws internals as expected)', async () => {
     const s = await start()
     await s.client()
     const conns = [...s.gw.connections]
