@@ -40,7 +40,7 @@ import autocannon from 'autocannon'
 import { startNats, startRedis, startService, type ServiceProcess } from '../packages/testkit/src/index.ts'
 import { newHistogram, summarize } from './lib/histogram.ts'
 import { openLoop } from './lib/openloop.ts'
-import type { BenchResult, BenchTable } from './lib/report.ts'
+import { type BenchResult, type BenchTable, gitInfo } from './lib/report.ts'
 import { CpuMeter, findPids } from './lib/sys.ts'
 
 const ADMIN = 'bench-admin-key-0001'
@@ -75,6 +75,8 @@ interface ScenarioFigures {
   mode: 'closed' | 'open'
   /** open loop: requests/s offered */
   offeredPerSec: number | undefined
+  /** open loop: how late this process sent a request at worst (its own event-loop lag; part of the latencies) */
+  schedLagMs: number | undefined
   connections: number
   matches: number
   accepted: number
@@ -148,7 +150,9 @@ function parse(argv: string[]): IngestBenchOptions {
 
 const USAGE_SOURCE = `/**
  * node bench/ingest.ts [--duration 10] [--connections 16,32,50] [--rate 5000] [--matches 100] [--replicas 1]
- *                      [--warmup 2] [--no-idempotency] [--scenarios spread,single,single-1]
+ *                      [--open-connections 256] [--warmup 2] [--no-idempotency]
+ *                      [--scenarios spread,single,single-1] [--cpu-prof DIR] [--node-options S]
+ * (the comment at the top of bench/ingest.ts explains each)
  */`
 
 async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
@@ -303,6 +307,7 @@ async function runScenario(
       scenario,
       mode: 'closed',
       offeredPerSec: undefined,
+      schedLagMs: undefined,
       connections,
       matches: matchIds.length,
       accepted,
@@ -333,6 +338,7 @@ async function runScenario(
       scenario,
       mode: 'open',
       offeredPerSec: load.rate,
+      schedLagMs: Math.max(...results.map((r) => r.maxScheduleLagMs)),
       connections,
       matches: matchIds.length,
       accepted,
@@ -453,7 +459,8 @@ function report(o: IngestBenchOptions, figures: ScenarioFigures[]): BenchResult 
       'p99.9 ms',
       'max ms',
       'non-2xx',
-      'errors',
+      'errors / timeouts',
+      'client lag ms',
       'stored ≈ 201s',
       'ingest CPU %',
       'NATS CPU %',
@@ -472,7 +479,8 @@ function report(o: IngestBenchOptions, figures: ScenarioFigures[]): BenchResult 
       f.p999Ms,
       f.maxMs,
       f.non2xx,
-      f.errors,
+      `${f.errors} / ${f.timeouts}`,
+      f.schedLagMs,
       `${f.storedInWindowCheck.ok ? 'yes' : 'NO'} (+${f.storedInWindowCheck.stored - f.storedInWindowCheck.accepted201} in flight)`,
       f.cpuPct.ingest === undefined ? undefined : Math.round(f.cpuPct.ingest),
       f.cpuPct.nats === undefined ? undefined : Math.round(f.cpuPct.nats),
@@ -533,7 +541,19 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
       const file = `${dir}ingest-${new Date().toISOString().replace(/[:.]/g, '-')}.json`
       writeFileSync(
         file,
-        `${JSON.stringify({ ...result, meta: { command: `node bench/ingest.ts ${process.argv.slice(2).join(' ')}`.trim(), finishedAt: new Date().toISOString() } }, null, 2)}\n`,
+        `${JSON.stringify(
+          {
+            ...result,
+            meta: {
+              command: `node bench/ingest.ts ${process.argv.slice(2).join(' ')}`.trim(),
+              finishedAt: new Date().toISOString(),
+              // the tree measured (dirty: uncommitted changes, e.g. this bench copied into an older checkout)
+              ...gitInfo(fileURLToPath(new URL('../', import.meta.url))),
+            },
+          },
+          null,
+          2,
+        )}\n`,
       )
       process.stdout.write(`${markdown(result)}\n\nwritten: ${file}\n`)
       // keep-alive sockets and the testkit's watchdog pipe would hold the loop open
