@@ -5,10 +5,10 @@
  *   pnpm bench fanout --connections 1000 --gateways 1 --rate 10 --duration 10
  *                     [--via-nginx] [--chat 5] [--saturate] [--targets touchline,ws-send,ws-prebuilt,socketio]
  *
- * `touchline-nocoalesce` (touchline with CHAT_COALESCE_MS=0 in the gateways) is a fifth target, run
- * only when named in --targets: `--chat 100 --targets touchline,touchline-nocoalesce` compares the
- * gateway's chat coalescing window with no window, in one invocation (the gateway still corks the
- * frames that reach one socket in the same tick; "gateway frames per socket write" shows what each did).
+ * `touchline-nocoalesce` (touchline with CHAT_COALESCE_MS=0 and WS_CORK=false) is a fifth target,
+ * run only when named in --targets: `--chat 100 --targets touchline,touchline-nocoalesce` compares
+ * the gateway's write coalescing (chat window + per-turn cork) with one write per frame, in one
+ * invocation ("gateway frames per socket write" shows what each did).
  *
  * For each target in turn: start it (testkit NATS + Redis are shared by the run), fork the load
  * generators (bench/loadgen.ts, at least two processes), open every connection and wait until each

@@ -40,8 +40,9 @@ export const SUITE: Array<{ name: string; args: string }> = [
   { name: 'steady-20k-2gw', args: '--connections 20000 --gateways 2 --rate 10 --duration 10' },
   { name: 'sat-20k-2gw', args: '--connections 20000 --gateways 2 --saturate --duration 10' },
   { name: 'chat-5k', args: '--connections 5000 --rate 10 --chat 5 --duration 10' },
-  // issue #10, chat-heavy: the chat coalescing window (touchline) against none (touchline-nocoalesce,
-  // CHAT_COALESCE_MS=0) on the same N; the three baselines relay chat too, so they run as well
+  // issue #10, chat-heavy: touchline's write coalescing against one write per frame
+  // (touchline-nocoalesce: CHAT_COALESCE_MS=0, WS_CORK=false) on the same N; the three baselines
+  // relay chat too, so they run as well
   {
     name: 'chat-heavy-5k',
     args:

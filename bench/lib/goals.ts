@@ -346,7 +346,7 @@ function chatGoals(points: Map<string, Point>): GoalCheck[] {
   const where = `${f0(CHAT_HEAVY.connections)} spectators, ${CHAT_HEAVY.rate} ev/s + ${CHAT_HEAVY.chat} chat/s, 1 gateway`
   const g1 =
     `chat-heavy (${where}): delivered chat msgs/s of touchline ≥ 2 × touchline-nocoalesce ` +
-    '(CHAT_COALESCE_MS=0: no coalescing window; its frames per write are in the chat table)'
+    '(CHAT_COALESCE_MS=0, WS_CORK=false: every frame its own write; frames per write are in the chat table)'
   const g2 =
     `chat-heavy (${where}): match events not held back — touchline delivers every event and its event p99 is ≤ 1.2 × ` +
     "touchline-nocoalesce's (the variant that holds nothing back; 1.2× is the issue's same-run tolerance for p99)"

@@ -5,10 +5,11 @@
  * - `touchline`: ingest + G gateways (`node services/<name>/src/main.ts`, started like an operator
  *   would, by the testkit) on the run's testkit NATS and Redis; events are POSTed to ingest's
  *   `/v1/matches/:id/events` with a commentator key.
- * - `touchline-nocoalesce`: exactly `touchline` with `CHAT_COALESCE_MS=0` in the gateways'
- *   environment (no chat coalescing window), so that one invocation compares the chat coalescing
- *   with writing chat as it arrives, on the same N. A gateway that does not know the
- *   variable ignores it (@touchline/config reads only the variables it declares).
+ * - `touchline-nocoalesce`: exactly `touchline` with `CHAT_COALESCE_MS=0` and `WS_CORK=false` in
+ *   the gateways' environment: no chat window and no per-turn cork, so every frame is its own
+ *   write — the "writing each frame on its own" reference of the chat-heavy target, measured in
+ *   the same invocation on the same N. A gateway that does not know a variable ignores it
+ *   (@touchline/config reads only the variables it declares).
  * - `ws-send`, `ws-prebuilt`: G processes of bench/baselines/ws-*.ts on the run's Redis.
  * - `socketio`: max(2, G) processes of bench/baselines/socketio.ts on the run's Redis.
  *
@@ -32,7 +33,7 @@ export const DEFAULT_TARGETS: readonly TargetName[] = ['touchline', 'ws-send', '
  */
 export const TOUCHLINE_VARIANTS = {
   touchline: {},
-  'touchline-nocoalesce': { CHAT_COALESCE_MS: '0' },
+  'touchline-nocoalesce': { CHAT_COALESCE_MS: '0', WS_CORK: 'false' },
 } as const satisfies Partial<Record<TargetName, Record<string, string>>>
 export type TouchlineVariant = keyof typeof TOUCHLINE_VARIANTS
 

@@ -19,6 +19,7 @@ describe('gateway configuration', () => {
     [{ CHAT_COALESCE_MS: '101' }, /^CHAT_COALESCE_MS must be at most 100, got 101$/],
     [{ CHAT_COALESCE_MS: '5ms' }, /^CHAT_COALESCE_MS must be a whole number, got "5ms"$/],
     [{ CHAT_COALESCE_MS: '2.5' }, /^CHAT_COALESCE_MS must be a whole number/],
+    [{ WS_CORK: 'sometimes' }, /^WS_CORK must be true or false, got "sometimes"$/],
   ])('refuses %j naming the variable', (env, message) => {
     expect(() => loadGatewayConfig(env)).toThrow(ConfigError)
     expect(() => loadGatewayConfig(env)).toThrow(message)
@@ -28,5 +29,11 @@ describe('gateway configuration', () => {
     expect(settingsFromConfig(loadGatewayConfig({})).chatCoalesceMs).toBe(5)
     expect(settingsFromConfig(loadGatewayConfig({ CHAT_COALESCE_MS: '0' })).chatCoalesceMs).toBe(0)
     expect(settingsFromConfig(loadGatewayConfig({ CHAT_COALESCE_MS: ' 100 ' })).chatCoalesceMs).toBe(100)
+  })
+
+  it('WS_CORK: on by default; false makes every frame its own write (the gateway passes it to its senders)', () => {
+    expect(settingsFromConfig(loadGatewayConfig({})).cork).toBe(true)
+    expect(settingsFromConfig(loadGatewayConfig({ WS_CORK: 'false' })).cork).toBe(false)
+    expect(settingsFromConfig(loadGatewayConfig({ WS_CORK: 'on' })).cork).toBe(true)
   })
 })

@@ -4,7 +4,7 @@
  * and operators override them through the environment (main.ts) or `GatewayDeps.settings`.
  */
 import { hostname } from 'node:os'
-import { commonSpec, ConfigError, int, loadConfig, optionalStr, type ConfigOf } from '@touchline/config'
+import { bool, commonSpec, ConfigError, int, loadConfig, optionalStr, type ConfigOf } from '@touchline/config'
 import { LIMITS } from '@touchline/protocol'
 
 export interface GatewaySettings {
@@ -52,6 +52,12 @@ export interface GatewaySettings {
    * each socket together, in one write (0: each frame on its own). Events are never held back.
    */
   chatCoalesceMs: number
+  /**
+   * A socket's second and later frames within one event-loop turn are corked and leave in one
+   * writev on the next turn (the first goes out at once). Off: every frame is its own write — the
+   * "each frame on its own" reference of the chat-heavy benchmark, not a production setting.
+   */
+  cork: boolean
   /** Drain: sockets are closed with 1012 spread over this many ms. */
   drainSpreadMs: number
   /** Drain: sockets still open after spread + this are terminated. */
@@ -83,6 +89,7 @@ export const defaultGatewaySettings: Readonly<GatewaySettings> = Object.freeze({
   presenceSweepMs: 10_000,
   onlineIntervalMs: 1000,
   chatCoalesceMs: 5,
+  cork: true,
   drainSpreadMs: 1000,
   drainGraceMs: 2000,
 })
@@ -135,6 +142,10 @@ export const gatewaySpec = {
     0,
     100,
   ),
+  WS_CORK: bool({
+    default: defaultGatewaySettings.cork,
+    describe: 'frames for one socket in the same event-loop turn leave in one write (false = one write per frame, for comparison only)',
+  }),
   DRAIN_SPREAD_MS: ms(defaultGatewaySettings.drainSpreadMs, 'SIGTERM: 1012 closes are spread over this', 0),
   DRAIN_GRACE_MS: ms(defaultGatewaySettings.drainGraceMs, 'SIGTERM: sockets still open after the spread plus this are terminated', 0),
 } as const
@@ -206,6 +217,7 @@ export function settingsFromConfig(c: GatewayConfig): GatewaySettings {
     presenceSweepMs: c.PRESENCE_SWEEP_MS,
     onlineIntervalMs: c.ONLINE_INTERVAL_MS,
     chatCoalesceMs: c.CHAT_COALESCE_MS,
+    cork: c.WS_CORK,
     drainSpreadMs: c.DRAIN_SPREAD_MS,
     drainGraceMs: c.DRAIN_GRACE_MS,
   }

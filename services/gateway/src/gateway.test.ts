@@ -1,6 +1,7 @@
 import { MemoryBus } from '@touchline/bus'
 import { MemoryPresence } from '@touchline/presence'
 import { MemoryRateLimiter } from '@touchline/ratelimit'
+import { encodeFrame } from '@touchline/protocol'
 import type { FastifyInstance } from 'fastify'
 import pino from 'pino'
 import { Registry } from 'prom-client'
@@ -97,5 +98,21 @@ describe('gateway write path', () => {
     await s.bus.publishControl({ type: 'chat_deleted', matchId: 'm1', id: rec.id })
     await a.nextOf('chat_deleted')
     expect(a.frames.filter((f) => f.type === 'chat' || f.type === 'chat_deleted').map((f) => f.type)).toEqual(['chat', 'chat_deleted'])
+  })
+
+  it('WS_CORK=false writes every frame on its own; with the cork the later frames of a turn share one write', async () => {
+    const frame = encodeFrame({ type: 'chat_deleted', matchId: 'm1', id: 'x' })
+    const writesFor = async (cork: boolean) => {
+      const s = await start({ chatCoalesceMs: 0, cork })
+      const a = await s.client()
+      const writes0 = s.gw.stats.socketWrites
+      // Three frames for one socket in the same event-loop turn.
+      for (let i = 0; i < 3; i++) s.gw.hub.broadcast('m1', frame, false)
+      await expect.poll(() => a.ofType('chat_deleted').length).toBe(3)
+      return s.gw.stats.socketWrites - writes0
+    }
+    // The first frame at once, the other two corked into one writev.
+    expect(await writesFor(true)).toBe(2)
+    expect(await writesFor(false)).toBe(3)
   })
 })

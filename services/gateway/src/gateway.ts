@@ -263,6 +263,7 @@ export class Gateway {
       maxBufferedBytes: s.sendBufferMaxBytes,
       chatShedBytes: s.chatShedBytes,
       slowCloseGraceMs: s.slowCloseGraceMs,
+      cork: s.cork,
     })
     Object.assign(this.resumeOptions, {
       pageSize: s.replayPageSize,
