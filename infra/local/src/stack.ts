@@ -37,6 +37,12 @@ import {
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
 
+/** The Node flags a service is started with: `touchline.nodeFlags` of its package.json (e.g. the gateway's young-generation cap). */
+export function nodeFlagsOf(role: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'services', role, 'package.json'), 'utf8'))
+  return pkg.touchline?.nodeFlags ?? []
+}
+
 export class StackError extends Error {
   override name = 'StackError'
 }
@@ -513,7 +519,7 @@ async function startNodeService(
       ...(role === 'gateway' ? { nodeId: name } : {}),
     },
     process.execPath,
-    [entry],
+    [...nodeFlagsOf(role), entry],
     serviceEnv(ctx, { ...own, PORT: String(port) }),
   )
   await waitUntil(`${name} /readyz`, async () => (await httpGet(`http://127.0.0.1:${port}/readyz`)).status === 200, 30_000, died(rec))

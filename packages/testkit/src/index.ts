@@ -12,7 +12,7 @@ export {
   type Proc,
 } from './process.ts'
 export { runtime } from './runtime.ts'
-export { startService, repoRoot, type ServiceName, type ServiceProcess, type StartServiceOptions } from './service.ts'
+export { startService, serviceNodeFlags, repoRoot, type ServiceName, type ServiceProcess, type StartServiceOptions } from './service.ts'
 export {
   startNginx,
   confine,

@@ -1,7 +1,10 @@
 /**
- * Start a touchline service as an operator would: `node services/<name>/src/main.ts` with
+ * Start a touchline service as an operator would: `node <flags> services/<name>/src/main.ts` with
  * environment variables, as a real process, on a free port; wait until its /readyz answers 200.
+ * The flags are the service's own (`touchline.nodeFlags` in its package.json), the ones the local
+ * runner, compose file and Dockerfile start it with.
  */
+import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { freePort, startProcess, waitFor, type Proc } from './process.ts'
 
@@ -36,7 +39,7 @@ export async function startService(name: ServiceName, options: StartServiceOptio
   const entry = fileURLToPath(new URL(`../../../services/${name}/src/main.ts`, import.meta.url))
   const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...options.env, PORT: String(port) }
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k]
-  const proc = startProcess(process.execPath, [entry], { cwd: repoRoot, env })
+  const proc = startProcess(process.execPath, [...serviceNodeFlags(name), entry], { cwd: repoRoot, env })
   const url = `http://127.0.0.1:${port}`
   const readyPath = options.readyPath ?? '/readyz'
   await waitFor(
@@ -60,4 +63,13 @@ export async function startService(name: ServiceName, options: StartServiceOptio
     kill: () => proc.stop('SIGKILL'),
     [Symbol.asyncDispose]: () => proc.stop('SIGTERM', 15_000),
   }
+}
+
+/** The Node flags a service runs with: `touchline.nodeFlags` of services/<name>/package.json. */
+export function serviceNodeFlags(name: ServiceName): string[] {
+  const pkg = JSON.parse(readFileSync(new URL(`../../../services/${name}/package.json`, import.meta.url), 'utf8'))
+  const flags: unknown = pkg.touchline?.nodeFlags ?? []
+  if (!Array.isArray(flags) || !flags.every((f) => typeof f === 'string' && f.startsWith('--')))
+    throw new Error(`services/${name}/package.json: touchline.nodeFlags must be a list of --flags`)
+  return flags
 }
