@@ -16,6 +16,7 @@
  *                     as the commentator console sends)
  *   --cpu-prof DIR    write V8 CPU profiles of the ingest processes to DIR (see `pnpm bench profile`)
  *   --node-options S  extra NODE_OPTIONS for the ingest processes (e.g. --max-semi-space-size=16)
+ *   --gc-stats        count the ingest processes' GC pauses inside each window (bench/lib/gcwatch.ts)
  *   --scenarios LIST  spread,single,single-1 (default all): 100 matches; one match; one match
  *                     with one connection (one post at a time: the append round trip)
  *
@@ -32,12 +33,14 @@
  * Run directly, it prints the tables and writes bench/results/ingest-<date>.json; through
  * bench/run.ts, `main` returns the result and run.ts writes the record.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { startNats, startRedis, startService, type ServiceProcess } from '../packages/testkit/src/index.ts'
+import { type GcSummary, gcPauses } from './lib/gcwatch.ts'
 import { newHistogram, summarize } from './lib/histogram.ts'
 import { openLoop } from './lib/openloop.ts'
 import { type BenchResult, type BenchTable, gitInfo } from './lib/report.ts'
@@ -64,6 +67,8 @@ export interface IngestBenchOptions {
   cpuProf: string | undefined
   /** extra NODE_OPTIONS for the ingest processes (e.g. V8 heap flags) */
   nodeOptions: string | undefined
+  /** record the ingest processes' GC pauses (bench/lib/gcwatch.ts) */
+  gcStats: boolean
 }
 
 /** spread: all matches; single: one match; single-1: one match, one connection (one post at a time) */
@@ -93,6 +98,8 @@ interface ScenarioFigures {
   /** worst replica's percentiles when R > 1 (autocannon histograms cannot be merged) */
   percentilesOf: 'all' | 'worst replica'
   storedInWindowCheck: { stored: number; accepted201: number; ok: boolean }
+  /** --gc-stats: the ingest processes' GC pauses inside the measured window */
+  gc: GcSummary[] | undefined
   cpuPct: Record<string, number | undefined>
   machineBusyPct: number | undefined
 }
@@ -112,6 +119,7 @@ function parse(argv: string[]): IngestBenchOptions {
       scenarios: { type: 'string', default: SCENARIOS.join(',') },
       'cpu-prof': { type: 'string' },
       'node-options': { type: 'string' },
+      'gc-stats': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -145,6 +153,7 @@ function parse(argv: string[]): IngestBenchOptions {
     scenarios: scenarios as Scenario[],
     cpuProf: values['cpu-prof'],
     nodeOptions: values['node-options'],
+    gcStats: values['gc-stats'],
   }
 }
 
@@ -281,6 +290,7 @@ async function runScenario(
   matchIds: readonly string[],
   o: IngestBenchOptions,
   cpuGroups: Record<string, number[]>,
+  gcDir: string,
 ): Promise<ScenarioFigures> {
   const connections = load.mode === 'open' ? o.openConnections : scenario === 'single-1' ? 1 : load.connections
   const active = scenario === 'single-1' ? ingests.slice(0, 1) : ingests
@@ -290,12 +300,14 @@ async function runScenario(
   }
   // Posts still in flight when the warmup stopped land now: wait until the logs stop growing.
   const before = await settled(ingests[0]!.url, matchIds)
-  let figures: Omit<ScenarioFigures, 'storedInWindowCheck' | 'cpuPct' | 'machineBusyPct'>
+  let figures: Omit<ScenarioFigures, 'storedInWindowCheck' | 'cpuPct' | 'machineBusyPct' | 'gc'>
   let cpu: ReturnType<CpuMeter['stop']>
   let openAll: { created201: number; unanswered: number } | undefined
+  let windowAt = 0
   if (load.mode === 'closed') {
     const meter = new CpuMeter(cpuGroups)
     meter.start()
+    windowAt = Date.now()
     const results = await Promise.all(
       active.filter((_, r) => per(r) > 0).map((s, r) => drive(s.url, matchIds, per(r), o.duration, o.idempotency)),
     )
@@ -325,6 +337,7 @@ async function runScenario(
   } else {
     // The meter covers the measured window only: the warmup runs first, inside driveOpen.
     const meter = new CpuMeter(cpuGroups)
+    windowAt = Date.now() + 50 + o.warmup * 1000
     const startMeter = setTimeout(() => meter.start(), 50 + o.warmup * 1000)
     const results = await driveOpen(active, matchIds, load.rate, o.warmup, o.duration, o)
     clearTimeout(startMeter)
@@ -363,8 +376,32 @@ async function runScenario(
     log(`worst latency per 500 ms (ms): ${results[0]?.worstByHalfSecond.join(' ')}`)
     log(`other processes: ${Math.round(cpu.othersPct)} % (${cpu.others.map((x) => `${x.cmd.slice(0, 50)} ${x.pct}%`).join('; ')})`)
   }
+  const windowEnd = Date.now()
   // Posts cut off when the window closed may still land: let them, then count.
   const after = await settled(ingests[0]!.url, matchIds)
+  // settled() took ≥ 500 ms, so gcwatch has written the window's pauses by now.
+  let gc: GcSummary[] | undefined
+  if (o.gcStats) {
+    const by = new Map<string, GcSummary>()
+    for (const s of active) {
+      for (const g of gcPauses(gcDir, s.pid, windowAt, windowEnd)) {
+        const t = by.get(g.kind) ?? { kind: g.kind, n: 0, totalMs: 0, maxMs: 0, over5ms: 0, over10ms: 0 }
+        by.set(g.kind, {
+          kind: g.kind,
+          n: t.n + g.n,
+          totalMs: t.totalMs + g.totalMs,
+          maxMs: Math.max(t.maxMs, g.maxMs),
+          over5ms: t.over5ms + g.over5ms,
+          over10ms: t.over10ms + g.over10ms,
+        })
+      }
+    }
+    gc = [...by.values()]
+    const secs = (windowEnd - windowAt) / 1000
+    log(
+      `GC pauses in the window (${secs.toFixed(1)} s): ${gc.map((g) => `${g.kind} ${g.n}× total ${Math.round(g.totalMs)} ms, max ${g.maxMs.toFixed(1)} ms, >5 ms ${g.over5ms}, >10 ms ${g.over10ms}`).join('; ') || 'none'}`,
+    )
+  }
   // Closed loop: the measured window starts right after the warmup's posts settled, and at most
   // one post per connection was cut off at its end (stored, 201 unseen). Open loop: the warmup
   // runs inside the same loop, so its 201s count here too; every request is awaited, and only
@@ -380,6 +417,7 @@ async function runScenario(
     },
     cpuPct: cpu.groups,
     machineBusyPct: cpu.machineBusyPct,
+    gc,
   }
 }
 
@@ -389,6 +427,7 @@ export async function main(argv: string[]): Promise<BenchResult> {
   const o = parse(argv)
   log(`starting NATS, Redis and ${o.replicas} ingest process(es)`)
   const [nats, redis] = await Promise.all([startNats(), startRedis()])
+  const gcDir = mkdtempSync(join(tmpdir(), 'ingest-gc-'))
   const ingests: ServiceProcess[] = []
   try {
     const env = {
@@ -397,9 +436,18 @@ export async function main(argv: string[]): Promise<BenchResult> {
       TOUCHLINE_API_KEYS: `admin:${ADMIN},commentator:${COMMENTATOR}`,
       TOUCHLINE_TOKEN_SECRET: SECRET,
       LOG_LEVEL: 'warn',
-      ...(o.cpuProf || o.nodeOptions
-        ? { NODE_OPTIONS: [o.cpuProf ? `--cpu-prof --cpu-prof-dir=${o.cpuProf}` : '', o.nodeOptions ?? ''].join(' ').trim() }
+      ...(o.cpuProf || o.nodeOptions || o.gcStats
+        ? {
+            NODE_OPTIONS: [
+              o.cpuProf ? `--cpu-prof --cpu-prof-dir=${o.cpuProf}` : '',
+              o.gcStats ? `--import=${fileURLToPath(new URL('./lib/gcwatch.ts', import.meta.url))}` : '',
+              o.nodeOptions ?? '',
+            ]
+              .join(' ')
+              .trim(),
+          }
         : {}),
+      ...(o.gcStats ? { BENCH_GC_DIR: gcDir } : {}),
     }
     ingests.push(...(await Promise.all(Array.from({ length: o.replicas }, () => startService('ingest', { env })))))
     const base = ingests[0]!.url
@@ -434,13 +482,14 @@ export async function main(argv: string[]): Promise<BenchResult> {
         log(
           `${s}: ${load.mode === 'open' ? `open loop ${load.rate}/s over ${o.openConnections}` : `closed loop, ${load.connections}`} connections, ${o.warmup}s warmup + ${o.duration}s`,
         )
-        figures.push(await runScenario(s, load, ingests, s === 'spread' ? spread : single, o, cpuGroups))
+        figures.push(await runScenario(s, load, ingests, s === 'spread' ? spread : single, o, cpuGroups, gcDir))
       }
     }
     return report(o, figures)
   } finally {
     await Promise.allSettled(ingests.map((s) => s.stop()))
     await Promise.allSettled([nats.stop(), redis.stop()])
+    rmSync(gcDir, { recursive: true, force: true })
   }
 }
 
