@@ -12,52 +12,24 @@
  */
 import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
+import { parse as parseQuery } from 'fast-querystring'
 import type { WebSocket, WebSocketServer } from 'ws'
 import type { ConnectOptions } from './connection.ts'
 
-type Key = keyof ConnectOptions
-const KEYS: ReadonlySet<string> = new Set<Key>(['token', 'match', 'since', 'epoch'])
-const PLUS = /\+/g
-
-/** One query component as fast-querystring (fastify's default parser) decodes it: `+` is a space, bad escapes stay as sent. */
-function decodeComponent(s: string): string {
-  const t = s.includes('+') ? s.replace(PLUS, ' ') : s
-  if (!t.includes('%')) return t
-  try {
-    return decodeURIComponent(t)
-  } catch {
-    return t
-  }
-}
+const KEYS = ['token', 'match', 'since', 'epoch'] as const satisfies ReadonlyArray<keyof ConnectOptions>
 
 /**
- * The connect options of a `/ws` query string (without the `?`), read as the fastify route reads
- * `request.query`: a key without `=` has an empty value, and a parameter given more than once is
- * an array there, which the route treats as absent — so it is absent here too.
+ * The connect options of a `/ws` query string (without the `?`), read exactly as the fastify route
+ * reads `request.query`: with fast-querystring, fastify's default parser. A parameter given more
+ * than once is an array there, which the route treats as absent — so it is absent here too.
  */
 export function connectOptionsOf(query: string): ConnectOptions {
-  const out: Partial<Record<Key, string>> = {}
+  const out: ConnectOptions = {}
   if (query === '') return out
-  let repeated: Set<string> | undefined
-  let start = 0
-  while (start <= query.length) {
-    let end = query.indexOf('&', start)
-    if (end === -1) end = query.length
-    if (end > start) {
-      const eq = query.indexOf('=', start)
-      const hasValue = eq !== -1 && eq < end
-      const key = decodeComponent(query.slice(start, hasValue ? eq : end))
-      if (KEYS.has(key) && !repeated?.has(key)) {
-        if ((out as Record<string, string>)[key] !== undefined) {
-          repeated ??= new Set()
-          repeated.add(key)
-          delete out[key as Key]
-        } else {
-          out[key as Key] = hasValue ? decodeComponent(query.slice(eq + 1, end)) : ''
-        }
-      }
-    }
-    start = end + 1
+  const q = parseQuery(query) as Record<string, unknown>
+  for (const k of KEYS) {
+    const v = q[k]
+    if (typeof v === 'string') out[k] = v
   }
   return out
 }
