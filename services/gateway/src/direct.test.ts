@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
 import { canWriteDirect, directMismatches, directTarget } from './direct.ts'
 import { FrameBatch, textFrame } from './frame.ts'
 import { Sender, type SenderLimits } from './sender.ts'
 import { newStats } from './stats.ts'
-import { type Pairs, wsPairs } from './ws-pair.ts'
+import { wsPairsForSuite } from './ws-pair.ts'
 
 const limits = (over: Partial<SenderLimits> = {}): SenderLimits => ({
   maxBufferedBytes: 1 << 20,
@@ -16,13 +16,7 @@ const limits = (over: Partial<SenderLimits> = {}): SenderLimits => ({
 const msg = (i: number) => Buffer.from(JSON.stringify({ type: 'event', seq: i, data: 'x'.repeat(i * 10) }))
 
 describe('direct write path on real ws sockets', () => {
-  let pairs: Pairs
-  beforeAll(async () => {
-    pairs = await wsPairs()
-  })
-  afterAll(async () => {
-    await pairs.close()
-  })
+  const pairs = wsPairsForSuite()
 
   it('the installed ws has exactly the internals the direct path relies on (fails after a ws upgrade that changes them)', async () => {
     const { server } = await pairs.open()
@@ -125,13 +119,7 @@ describe('direct write path on real ws sockets', () => {
 })
 
 describe('direct write path with permessage-deflate', () => {
-  let pairs: Pairs
-  beforeAll(async () => {
-    pairs = await wsPairs({ perMessageDeflate: true })
-  })
-  afterAll(async () => {
-    await pairs.close()
-  })
+  const pairs = wsPairsForSuite({ perMessageDeflate: true })
 
   it('is not taken on a socket that negotiated compression; frames still arrive through ws.send', async () => {
     const pair = await pairs.open({ perMessageDeflate: true })

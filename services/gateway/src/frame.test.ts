@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { FrameBatch, headerLength, textFrame } from './frame.ts'
-import { type Pairs, wsPairs } from './ws-pair.ts'
+import { wsPairsForSuite } from './ws-pair.ts'
 
 // ws's own framing, as its Sender builds a server frame (@types/ws does not declare Sender).
 const { Sender } = createRequire(import.meta.url)('ws') as {
@@ -32,13 +32,7 @@ describe('textFrame', () => {
   })
 
   describe('decoded by a real ws client', () => {
-    let pairs: Pairs
-    beforeAll(async () => {
-      pairs = await wsPairs()
-    })
-    afterAll(async () => {
-      await pairs.close()
-    })
+    const pairs = wsPairsForSuite()
 
     it('written to the TCP socket, each frame arrives as one text message with the payload', async () => {
       const pair = await pairs.open()

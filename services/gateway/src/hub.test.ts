@@ -1,11 +1,11 @@
 import type { Bus, LiveChat, LiveEvent } from '@touchline/bus'
 import pino from 'pino'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { Hub, type HubSubscriber } from './hub.ts'
 import { Sender, type SenderLimits } from './sender.ts'
 import { type GatewayStats, newStats } from './stats.ts'
 import { FakeSocket } from './testing.ts'
-import { type Pair, type Pairs, wsPairs } from './ws-pair.ts'
+import { type Pair, wsPairsForSuite } from './ws-pair.ts'
 
 const log = pino({ level: 'silent' })
 const LIMITS: SenderLimits = { maxBufferedBytes: 1 << 20, chatShedBytes: 1 << 18, slowCloseGraceMs: 50, cork: false }
@@ -44,13 +44,7 @@ const eventFrame = (seq: number) => JSON.stringify({ type: 'event', matchId: 'm'
 const deletedFrame = (id: string) => JSON.stringify({ type: 'chat_deleted', matchId: 'm', id })
 
 describe('hub chat coalescing', () => {
-  let pairs: Pairs
-  beforeAll(async () => {
-    pairs = await wsPairs()
-  })
-  afterAll(async () => {
-    await pairs.close()
-  })
+  const pairs = wsPairsForSuite()
 
   async function setup(windowMs: number, sockets = 1) {
     const fb = fakeBus()

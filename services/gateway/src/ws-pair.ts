@@ -4,6 +4,7 @@
  * The server side is what a gateway Sender writes to; the client records every message, in order.
  */
 import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll } from 'vitest'
 import { type RawData, WebSocket, WebSocketServer } from 'ws'
 
 export interface Pair {
@@ -78,6 +79,26 @@ export async function wsPairs(serverOptions: { perMessageDeflate?: boolean } = {
     async close() {
       for (const c of clients) c.terminate()
       await new Promise<void>((resolve) => wss.close(() => resolve()))
+    },
+  }
+}
+
+/**
+ * `wsPairs()` for the calling describe block (or file): the server starts before its first test
+ * and closes after its last. `open()` before then throws.
+ */
+export function wsPairsForSuite(serverOptions: { perMessageDeflate?: boolean } = {}): Pick<Pairs, 'open'> {
+  let pairs: Pairs | undefined
+  beforeAll(async () => {
+    pairs = await wsPairs(serverOptions)
+  })
+  afterAll(async () => {
+    await pairs?.close()
+  })
+  return {
+    open(clientOptions) {
+      if (!pairs) throw new Error('wsPairsForSuite(): open() called before its beforeAll hook ran')
+      return pairs.open(clientOptions)
     },
   }
 }
