@@ -22,17 +22,13 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
 import { Gateway, type GatewayDeps } from './gateway.ts'
-import { upgradeListener } from './upgrade.ts'
+import { connectOptionsFrom, upgradeListener } from './upgrade.ts'
 
 export type { GatewayDeps } from './gateway.ts'
 
 export interface GatewayPluginOptions extends GatewayDeps {
   /** Use this gateway (e.g. to call reload() on SIGHUP); by default the plugin makes its own. */
   gateway?: Gateway
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined
 }
 
 /** What the gateway does with an error on an established socket. */
@@ -137,18 +133,8 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
 
   // Reached by upgrades upgrade.ts hands to fastify (and injectWS); without an upgrade, 404.
   app.get('/ws', { websocket: true }, (socket, request) => {
-    const q = (request.query ?? {}) as Record<string, unknown>
-    const token = str(q.token)
-    const match = str(q.match)
-    const since = str(q.since)
-    const epoch = str(q.epoch)
     releaseRequest(socket, onError)
-    gw.attach(socket, {
-      ...(token !== undefined ? { token } : {}),
-      ...(match !== undefined ? { match } : {}),
-      ...(since !== undefined ? { since } : {}),
-      ...(epoch !== undefined ? { epoch } : {}),
-    })
+    gw.attach(socket, connectOptionsFrom((request.query ?? {}) as Record<string, unknown>))
   })
 
   app.get('/healthz', async () => ({ status: 'ok', node: gw.nodeId }))

@@ -19,19 +19,25 @@ import type { ConnectOptions } from './connection.ts'
 const KEYS = ['token', 'match', 'since', 'epoch'] as const satisfies ReadonlyArray<keyof ConnectOptions>
 
 /**
- * The connect options of a `/ws` query string (without the `?`), read exactly as the fastify route
- * reads `request.query`: with fast-querystring, fastify's default parser. A parameter given more
- * than once is an array there, which the route treats as absent — so it is absent here too.
+ * The connect options of a parsed `/ws` query (fastify's `request.query` or fast-querystring's
+ * result): each of the four parameters when it is a string. One given more than once is an
+ * array there, and counts as absent.
  */
-export function connectOptionsOf(query: string): ConnectOptions {
+export function connectOptionsFrom(q: Record<string, unknown>): ConnectOptions {
   const out: ConnectOptions = {}
-  if (query === '') return out
-  const q = parseQuery(query) as Record<string, unknown>
   for (const k of KEYS) {
     const v = q[k]
     if (typeof v === 'string') out[k] = v
   }
   return out
+}
+
+/**
+ * The connect options of a `/ws` query string (without the `?`), read exactly as the fastify route
+ * reads `request.query`: with fast-querystring, fastify's default parser.
+ */
+export function connectOptionsOf(query: string): ConnectOptions {
+  return query === '' ? {} : connectOptionsFrom(parseQuery(query) as Record<string, unknown>)
 }
 
 export interface UpgradeRoute {
