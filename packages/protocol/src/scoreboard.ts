@@ -69,6 +69,33 @@ export function applyEvent(state: BoardState, ev: BoardEvent): BoardState {
   return { entries, minute, seq: ev.seq }
 }
 
+/**
+ * Fold `events` (seq order) onto `board`, stopping at the first gap: a board is only ever at a seq
+ * whose every predecessor it has seen. Events at or below `board.seq` are skipped.
+ */
+export function foldContiguous(board: BoardState, events: readonly BoardEvent[]): BoardState {
+  let b = board
+  for (const e of events) {
+    if (e.seq <= b.seq) continue
+    if (e.seq !== b.seq + 1) break
+    b = applyEvent(b, e)
+  }
+  return b
+}
+
+/**
+ * `foldContiguous` over events read from the log after `board.seq`, where the log may no longer
+ * hold the seqs right after it (they aged out, or the reader chose not to read that far back):
+ * when the first event is past `board.seq + 1`, the fold starts at it. What the skipped events
+ * did is lost, but a score-bearing event carries the whole score, so the board is right again
+ * from the next one on; without this the board could never move past the hole.
+ */
+export function foldFromOldest(board: BoardState, events: readonly BoardEvent[]): BoardState {
+  const first = events[0]
+  const base = first && first.seq > board.seq + 1 ? { ...board, seq: first.seq - 1 } : board
+  return foldContiguous(base, events)
+}
+
 export function viewOf(state: BoardState): ScoreboardView {
   let score: Score | undefined
   let period: string | undefined

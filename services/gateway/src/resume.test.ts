@@ -1,8 +1,9 @@
 import { type Bus, type LiveEvent, type LogRead, MemoryBus, type MemoryBusOptions } from '@touchline/bus'
+import { type BoardState, EMPTY_BOARD, type EventData } from '@touchline/protocol'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { Hub } from './hub.ts'
-import { type ResumeOptions, type SubscribeOutcome, startSubscription, Subscription } from './resume.ts'
+import { MAX_BOARD_FOLD, type ResumeOptions, type SubscribeOutcome, startSubscription, Subscription } from './resume.ts'
 import { Sender } from './sender.ts'
 import { newStats } from './stats.ts'
 import { contiguous, FakeSocket, type Frame } from './testing.ts'
@@ -296,5 +297,195 @@ describe('resume', () => {
     expect(bufs[0]).toBeDefined()
     expect(bufs[1]).toBe(bufs[0])
     expect(bufs[2]).toBe(bufs[0])
+  })
+})
+
+/**
+ * The stored board lagging the log, through the public Bus API: the events are appended (and
+ * folded by the bus), then the record's board is set back to an earlier one, as if those folds
+ * had not been written yet.
+ */
+async function setBoard(bus: MemoryBus, board: BoardState): Promise<void> {
+  await bus.updateMatch('m', (cur) => ({ ...cur, board }))
+}
+
+async function boardNow(bus: MemoryBus): Promise<BoardState> {
+  const rec = await bus.getMatch('m')
+  if (!rec) throw new Error('no match m')
+  return rec.board
+}
+
+const post = (bus: MemoryBus, kind: string, data: EventData = {}) => bus.appendEvent('m', { kind, data })
+const notes = async (bus: MemoryBus, n: number) => {
+  for (let i = 0; i < n; i++) await post(bus, 'commentary', { text: 'play on' })
+}
+
+/** Reads of the log (their `afterSeq` and how many events came back), recorded through the hooks. */
+function readLog(): { reads: Array<{ after: number; events: number }>; afterRead: Hooks['afterRead'] } {
+  const reads: Array<{ after: number; events: number }> = []
+  return { reads, afterRead: (after, read) => void reads.push({ after, events: read.events.length }) }
+}
+
+async function snapshotOf(ctx: Awaited<ReturnType<typeof setup>>): Promise<Frame> {
+  const { ws, sub } = subscriber(ctx.o)
+  expect(await startSubscription(ctx.o, sub, {})).toMatchObject({ type: 'live', mode: 'snapshot' })
+  const snap = ws.frames<Frame>()[0]
+  expect(snap?.type).toBe('snapshot')
+  return snap as Frame
+}
+
+describe('snapshot scoreboard', () => {
+  /** period, goal, note (the stale board is here, at 3), goal, retraction of that goal, note. */
+  async function sixEvents(inner: MemoryBus): Promise<BoardState> {
+    await post(inner, 'period', { text: '1st half', minute: 0 })
+    await post(inner, 'goal', { score: { home: 1, away: 0 }, minute: 10 })
+    await post(inner, 'commentary', { text: 'close!' })
+    const stale = await boardNow(inner)
+    await post(inner, 'goal', { score: { home: 1, away: 1 }, minute: 30 })
+    await post(inner, 'retraction', { refSeq: 4 })
+    await post(inner, 'commentary', { text: 'VAR' })
+    return stale
+  }
+  const AT_6 = { home: 1, away: 0, period: '1st half', minute: 30 }
+
+  it('is the board at the snapshot seq, from the events it carries, when the stored board lags', async () => {
+    const log = readLog()
+    const ctx = await setup(0, { afterRead: log.afterRead })
+    const stale = await sixEvents(ctx.inner)
+    expect(stale.seq).toBe(3)
+    await setBoard(ctx.inner, stale)
+    log.reads.length = 0
+    const snap = await snapshotOf(ctx)
+    expect(snap.seq).toBe(6)
+    expect(snap.match).toMatchObject({ seq: 6, scoreboard: AT_6 })
+    expect(snap.events.map((e: Frame) => e.seq)).toEqual([1, 2, 3, 4, 5, 6])
+    // The events it carries were enough: no read besides the snapshot's own.
+    expect(log.reads).toEqual([{ after: 0, events: 6 }])
+    // Only in memory: the stored record is left as it was.
+    expect((await boardNow(ctx.inner)).seq).toBe(3)
+  })
+
+  it('is unchanged when the stored board is current: same view, same reads', async () => {
+    const log = readLog()
+    const ctx = await setup(0, { afterRead: log.afterRead })
+    await sixEvents(ctx.inner)
+    expect((await boardNow(ctx.inner)).seq).toBe(6)
+    log.reads.length = 0
+    const snap = await snapshotOf(ctx)
+    expect(snap.seq).toBe(6)
+    expect(snap.match).toMatchObject({ seq: 6, scoreboard: AT_6 })
+    expect(log.reads).toEqual([{ after: 0, events: 6 }])
+  })
+
+  it('reads what lies between the stored board and the events the snapshot carries', async () => {
+    const log = readLog()
+    const ctx = await setup(0, { afterRead: log.afterRead })
+    await post(ctx.inner, 'goal', { score: { home: 1, away: 0 }, minute: 5 })
+    const stale = await boardNow(ctx.inner)
+    await notes(ctx.inner, 40) // 2..41
+    await post(ctx.inner, 'period', { text: 'half time' }) // 42
+    await post(ctx.inner, 'goal', { score: { home: 2, away: 0 }, minute: 50 }) // 43
+    await notes(ctx.inner, 19) // 44..62: the snapshot carries 53..62
+    await setBoard(ctx.inner, stale)
+    log.reads.length = 0
+    const snap = await snapshotOf(ctx)
+    expect(snap.seq).toBe(62)
+    expect(snap.events.map((e: Frame) => e.seq)).toEqual([53, 54, 55, 56, 57, 58, 59, 60, 61, 62])
+    expect(snap.match).toMatchObject({ seq: 62, scoreboard: { home: 2, away: 0, period: 'half time', minute: 50 } })
+    // The snapshot's read (after 42), then the hole between the board (1) and it.
+    expect(log.reads).toContainEqual({ after: 52, events: 10 })
+    expect(log.reads).toContainEqual({ after: 1, events: 51 })
+    expect((await boardNow(ctx.inner)).seq).toBe(1)
+  })
+
+  it('reads up to its seq when it carries no events (SNAPSHOT_EVENTS=0)', async () => {
+    const ctx = await setup(0)
+    ctx.o.snapshotEvents = 0
+    const stale = await sixEvents(ctx.inner)
+    await notes(ctx.inner, 3) // 7..9
+    await setBoard(ctx.inner, stale)
+    const snap = await snapshotOf(ctx)
+    expect(snap.events).toEqual([])
+    expect(snap.seq).toBe(9)
+    expect(snap.match).toMatchObject({ seq: 9, scoreboard: AT_6 })
+  })
+
+  it('folds at most MAX_BOARD_FOLD events from the log: the most recent ones', async () => {
+    const log = readLog()
+    const ctx = await setup(0, { afterRead: log.afterRead })
+    const total = MAX_BOARD_FOLD + 200
+    await post(ctx.inner, 'goal', { score: { home: 1, away: 0 } }) // 1: more than MAX_BOARD_FOLD behind
+    await notes(ctx.inner, 598) // 2..599
+    await post(ctx.inner, 'goal', { score: { home: 3, away: 2 }, minute: 70 }) // 600
+    await notes(ctx.inner, total - 600)
+    await setBoard(ctx.inner, EMPTY_BOARD)
+    log.reads.length = 0
+    const snap = await snapshotOf(ctx)
+    expect(snap.seq).toBe(total)
+    expect(snap.match).toMatchObject({ seq: total, scoreboard: { home: 3, away: 2, minute: 70 } })
+    // The snapshot reads after total - n and carries the last n; the hole before it ends at total - n.
+    const gapEnd = total - ctx.o.snapshotEvents
+    expect(log.reads).toContainEqual({ after: gapEnd, events: ctx.o.snapshotEvents })
+    const extra = log.reads.filter((r) => r.after !== gapEnd)
+    expect(extra.length).toBeGreaterThan(0)
+    expect(Math.min(...extra.map((r) => r.after))).toBe(gapEnd - MAX_BOARD_FOLD)
+    expect(extra.reduce((sum, r) => sum + r.events, 0)).toBeLessThanOrEqual(MAX_BOARD_FOLD)
+  })
+
+  it('starts at the oldest retained event when the events after the stored board aged out', async () => {
+    const ctx = await setup(0, {}, { retention: { maxEventsPerMatch: 20 } })
+    await post(ctx.inner, 'period', { text: '1st half' }) // 1
+    await post(ctx.inner, 'goal', { score: { home: 1, away: 0 }, minute: 5 }) // 2
+    const stale = await boardNow(ctx.inner)
+    await notes(ctx.inner, 22) // 3..24
+    await post(ctx.inner, 'goal', { score: { home: 2, away: 1 }, minute: 60 }) // 25
+    await notes(ctx.inner, 15) // 26..40: the log keeps 21..40
+    await setBoard(ctx.inner, stale)
+    expect((await ctx.inner.logPosition('m')).firstSeq).toBe(21)
+    const snap = await snapshotOf(ctx)
+    expect(snap.seq).toBe(40)
+    expect(snap.match).toMatchObject({ seq: 40, scoreboard: { home: 2, away: 1, period: '1st half', minute: 60 } })
+  })
+
+  it('answers unavailable (and leaves the hub) when the log read for the board fails, and works on retry', async () => {
+    let fail = 1
+    const stale: { board?: BoardState } = {}
+    const ctx = await setup(0, {
+      afterRead: (after) => {
+        if (stale.board && after === stale.board.seq && fail-- > 0) throw new Error('nats down')
+      },
+    })
+    await post(ctx.inner, 'goal', { score: { home: 1, away: 0 } })
+    stale.board = await boardNow(ctx.inner)
+    await notes(ctx.inner, 20)
+    await post(ctx.inner, 'goal', { score: { home: 1, away: 1 } }) // 22, before the snapshot's events
+    await notes(ctx.inner, 10) // 23..32
+    await setBoard(ctx.inner, stale.board)
+    const a = subscriber(ctx.o)
+    expect(await startSubscription(ctx.o, a.sub, {})).toMatchObject({ type: 'error', code: 'unavailable' })
+    expect(a.ws.sent).toHaveLength(0)
+    expect(ctx.hub.channels.size).toBe(0)
+    const snap = await snapshotOf(ctx)
+    expect(snap.match).toMatchObject({ seq: 32, scoreboard: { home: 1, away: 1 } })
+    expect(fail).toBe(-1)
+  })
+
+  it('subscribers arriving together share one caught-up snapshot: one Buffer, one catch-up read', async () => {
+    const log = readLog()
+    const ctx = await setup(0, { afterRead: log.afterRead })
+    await post(ctx.inner, 'goal', { score: { home: 1, away: 0 } })
+    const stale = await boardNow(ctx.inner)
+    await notes(ctx.inner, 20)
+    await post(ctx.inner, 'goal', { score: { home: 2, away: 0 } }) // 22
+    await notes(ctx.inner, 10)
+    await setBoard(ctx.inner, stale)
+    log.reads.length = 0
+    const subs = [subscriber(ctx.o), subscriber(ctx.o), subscriber(ctx.o)]
+    await Promise.all(subs.map((s) => startSubscription(ctx.o, s.sub, {})))
+    const frames = subs.map((s) => s.ws.sent[0])
+    expect(frames[1]).toBe(frames[0])
+    expect(frames[2]).toBe(frames[0])
+    expect(subs[0]?.ws.frames<Frame>()[0]?.match).toMatchObject({ seq: 32, scoreboard: { home: 2, away: 0 } })
+    expect(log.reads.filter((r) => r.after === 1)).toHaveLength(1)
   })
 })

@@ -13,7 +13,7 @@
  * another epoch) answers a `snapshot` with `reset: true`.
  */
 import { matchView, type Bus, type LiveEvent, type LogRead, type MatchRecord, type StoredEvent } from '@touchline/bus'
-import { encodeFrame, encodeSnapshot } from '@touchline/protocol'
+import { type BoardState, encodeFrame, encodeSnapshot, foldFromOldest } from '@touchline/protocol'
 import type { Hub, HubSubscriber, MatchChannel } from './hub.ts'
 import type { Sender } from './sender.ts'
 import type { GatewayStats } from './stats.ts'
@@ -309,10 +309,59 @@ async function buildSnapshot(
   const events = n > 0 ? read.events.slice(-n) : []
   const last = events[events.length - 1]
   const seq = last ? last.seq : Math.max(read.lastSeq, tail)
+  // A page seeds its scoreboard from this view *at `seq`* and ignores events up to it, so the view
+  // must be at `seq` too. Its seq is `seq` unless the stored board is already past it (read after
+  // more events were folded): the page then applies those events again, which ends at the same
+  // scoreboard (a score-bearing event carries the whole score).
+  const board = await boardAt(bus, matchId, record.board, seq, read)
+  const current = board === record.board ? record : { ...record, board }
   const frame = encodeSnapshot(
-    { matchId, match: matchView(record, read.lastSeq), seq, epoch: read.epoch, ...(reset ? { reset: true } : {}) },
+    { matchId, match: matchView(current, seq), seq, epoch: read.epoch, ...(reset ? { reset: true } : {}) },
     events.map((e) => e.frame),
     chat.map((c) => c.frame),
   )
   return { frame, seq }
+}
+
+/** At most this many events are read from the log to bring a lagging stored board up to a snapshot. */
+export const MAX_BOARD_FOLD = 1000
+
+/**
+ * The stored `board` brought up to `seq`, in memory (the gateway never writes the record). The
+ * bus folds each event into the stored board only after the event is durable (and may coalesce
+ * those writes under load), so the board can lag the log. `read` is the snapshot's log read: it
+ * ends at or before `seq`, and its events are folded first-hand; what lies before it (or after it,
+ * for a snapshot without events) is read from the log. The board itself when it is current: no
+ * read, no copy.
+ */
+async function boardAt(bus: Bus, matchId: string, board: BoardState, seq: number, read: LogRead): Promise<BoardState> {
+  if (board.seq >= seq) return board
+  let b = board
+  const held = read.events.filter((e) => e.seq <= seq)
+  const first = held[0]
+  // Before the read (unless the log holds nothing older: then the fold starts at `first`).
+  if (first && first.seq > b.seq + 1 && first.seq > read.firstSeq) b = await foldLog(bus, matchId, b, first.seq - 1, read.epoch)
+  b = foldFromOldest(b, held)
+  if (b.seq < seq) b = await foldLog(bus, matchId, b, seq, read.epoch)
+  return b
+}
+
+/**
+ * `board` with the log's events up to `upTo` folded in. A board more than MAX_BOARD_FOLD events
+ * behind starts at the last MAX_BOARD_FOLD (as it does where older events aged out of the log):
+ * the recent events are the ones that decide the score, and the read stays bounded.
+ */
+async function foldLog(bus: Bus, matchId: string, board: BoardState, upTo: number, epoch: string): Promise<BoardState> {
+  const events: StoredEvent[] = []
+  let after = Math.max(board.seq, upTo - MAX_BOARD_FOLD)
+  while (after < upTo) {
+    const page = await bus.readEvents(matchId, after, upTo - after)
+    // A log recreated meanwhile has other seqs: nothing of it belongs to this board.
+    if (page.epoch !== epoch) break
+    const before = events.length
+    for (const e of page.events) if (e.seq > after && e.seq <= upTo) events.push(e)
+    if (events.length === before) break
+    after = (events[events.length - 1] as StoredEvent).seq
+  }
+  return foldFromOldest(board, events)
 }

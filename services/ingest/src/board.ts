@@ -10,7 +10,7 @@
  * skip an event (applyEvent ignores seqs already applied).
  */
 import type { Bus, MatchRecord, StoredEvent } from '@touchline/bus'
-import { applyEvent, type BoardEvent, type BoardState } from '@touchline/protocol'
+import { type BoardEvent, foldFromOldest } from '@touchline/protocol'
 
 /** At most this many events are folded by one read (a record that far behind is repaired in steps). */
 const MAX_FOLD = 10_000
@@ -20,17 +20,6 @@ export interface CatchUp {
   record: MatchRecord
   /** How many events were folded in memory (0 when the board was current). */
   folded: number
-}
-
-/** Fold `events` (seq order) onto `board`, stopping at the first gap. */
-export function foldContiguous(board: BoardState, events: readonly BoardEvent[]): BoardState {
-  let b = board
-  for (const e of events) {
-    if (e.seq <= b.seq) continue
-    if (e.seq !== b.seq + 1) break
-    b = applyEvent(b, e)
-  }
-  return b
 }
 
 /**
@@ -54,16 +43,13 @@ export async function catchUpBoard(
     for (const e of page) events.push({ seq: e.seq, kind: e.kind, data: e.data })
     after = (page[page.length - 1] as StoredEvent).seq
   }
-  // Events that aged out of the log cannot be replayed: start the fold at the oldest retained one.
-  const first = events[0]
-  const base: BoardState = first && first.seq > record.board.seq + 1 ? { ...record.board, seq: first.seq - 1 } : record.board
-  const board = foldContiguous(base, events)
+  // Events that aged out of the log cannot be replayed: the fold starts at the oldest retained one.
+  const board = foldFromOldest(record.board, events)
   const caughtUp: MatchRecord = { ...record, board }
   try {
     await bus.updateMatch(matchId, (cur) => {
       if (cur.board.seq >= board.seq) return null
-      const curBase: BoardState = first && first.seq > cur.board.seq + 1 ? { ...cur.board, seq: first.seq - 1 } : cur.board
-      const next = foldContiguous(curBase, events)
+      const next = foldFromOldest(cur.board, events)
       return next.seq > cur.board.seq ? { ...cur, board: next } : null
     })
   } catch (err) {
