@@ -95,7 +95,8 @@ describe('NatsBus on a real nats-server', () => {
       expect(r.epoch).toBe(before.epoch)
       expect((await bus.appendEvent('crash', { kind: 'commentary', data: { text: 'c1' } }, { idempotencyKey: 'k1' })).duplicate).toBe(true)
       expect((await bus.appendEvent('crash', { kind: 'commentary', data: {} })).event.seq).toBe(21)
-      expect((await bus.getMatch('crash'))?.board.seq).toBe(21)
+      // The board is written after the append resolves (and a fold cut off by the kill is caught up by the next).
+      await vi.waitFor(async () => expect((await bus.getMatch('crash'))?.board.seq).toBe(21), { timeout: 5000 })
     } finally {
       await bus.close()
       await own.stop()
@@ -176,7 +177,7 @@ describe('NatsBus on a real nats-server', () => {
       expect(seqs).toEqual(Array.from({ length: 128 }, (_, i) => i + 1))
       const log = await b.readEvents('dup', 0, 1000)
       expect(log.events.map((e) => e.seq)).toEqual(seqs)
-      expect((await a.getMatch('dup'))?.board.seq).toBe(128)
+      await vi.waitFor(async () => expect((await a.getMatch('dup'))?.board.seq).toBe(128), { timeout: 5000 })
     } finally {
       await a.close()
       await b.close()
@@ -197,14 +198,69 @@ describe('NatsBus on a real nats-server', () => {
       const bySeq = new Map(results.map((r) => [r.event.seq, r.event.data.score?.home]))
       expect([...bySeq.keys()].sort((x, y) => x - y)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1))
       for (const bus of [a, b]) {
+        await vi.waitFor(async () => expect((await bus.getMatch('board'))?.board.seq).toBe(60), { timeout: 5000 })
         const board = (await bus.getMatch('board'))?.board
-        expect(board?.seq).toBe(60)
         expect(board?.entries.map((e) => e.seq)).toEqual(Array.from({ length: 60 }, (_, i) => i + 1))
         expect(board?.entries.map((e) => e.score?.home)).toEqual(Array.from({ length: 60 }, (_, i) => bySeq.get(i + 1)))
       }
     } finally {
       await a.close()
       await b.close()
+    }
+  })
+
+  it('board writes of a match are coalesced within boardIntervalMs; close() writes what is pending', async () => {
+    const prefix = freshPrefix()
+    const bus = await open({ prefix, boardIntervalMs: 5000 })
+    const admin = await connect({ servers: [server.url] })
+    const jsm = await jetstreamManager(admin)
+    // Every write of the bucket (create, each board update) is one message of its stream.
+    const writes = async () => (await jsm.streams.info(`KV_${bus.names.matchesBucket}`)).state.last_seq
+    let created = 0
+    try {
+      await bus.createMatch(meta('coalesce'))
+      created = await writes()
+      // The first event after a quiet spell is folded at once...
+      await bus.appendEvent('coalesce', { kind: 'period', data: { period: '1H', minute: 0 } })
+      await vi.waitFor(async () => expect((await bus.getMatch('coalesce'))?.board.seq).toBe(1), { timeout: 2000 })
+      // ...the next ones wait for the interval: appends resolve without a board write each.
+      for (let i = 1; i <= 5; i++) await bus.appendEvent('coalesce', { kind: 'goal', data: { score: { home: i, away: 0 }, minute: i } })
+      expect((await bus.getMatch('coalesce'))?.board.seq).toBe(1)
+      expect(await writes()).toBe(created + 1)
+    } finally {
+      await bus.close()
+    }
+    // close() did not leave them behind: one more write covering all five.
+    expect(await writes()).toBe(created + 2)
+    await admin.close()
+    const again = await open({ prefix })
+    try {
+      const rec = await again.getMatch('coalesce')
+      expect(rec?.board.seq).toBe(6)
+      expect(rec?.board.entries.map((e) => e.score?.home ?? null)).toEqual([null, 1, 2, 3, 4, 5])
+    } finally {
+      await again.close()
+    }
+  })
+
+  it('the idempotency record is written after the append resolves and kept by close(): a retry after the duplicate window is still a duplicate', async () => {
+    const prefix = freshPrefix()
+    const bus = await open({ prefix, duplicateWindowMs: 200 })
+    await bus.createMatch(meta('idem'))
+    const first = await bus.appendEvent('idem', { kind: 'goal', data: { score: { home: 1, away: 0 } } }, { idempotencyKey: 'late-retry' })
+    await bus.close()
+    await new Promise((r) => setTimeout(r, 400))
+    const again = await open({ prefix, duplicateWindowMs: 200 })
+    try {
+      const retry = await again.appendEvent(
+        'idem',
+        { kind: 'goal', data: { score: { home: 1, away: 0 } } },
+        { idempotencyKey: 'late-retry' },
+      )
+      expect(retry).toMatchObject({ duplicate: true, event: { seq: first.event.seq, data: { score: { home: 1, away: 0 } } } })
+      expect((await again.logPosition('idem')).lastSeq).toBe(1)
+    } finally {
+      await again.close()
     }
   })
 

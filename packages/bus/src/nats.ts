@@ -102,6 +102,11 @@ export interface NatsBusOptions {
   coalesceWrites?: boolean
   /** Patch nats.js so that a request answered does not build a "cancelled" error (default true; see cheapRequestCleanup). */
   cheapRequestCleanup?: boolean
+  /**
+   * Board writes of one match start at most once per this many ms (default 100; 0 = one after
+   * another as fast as they complete). The first fold after a quiet spell starts at once.
+   */
+  boardIntervalMs?: number
 }
 
 const SEQ = 'Tl-Seq'
@@ -186,6 +191,11 @@ export class NatsBus implements Bus {
   /** The highest events-stream seq acknowledged to this process since the last invalidation. */
   #hiStreamSeq = 0
   readonly #folds = new Map<string, FoldQueue>()
+  readonly #boardIntervalMs: number
+  /** Work an append left running after it resolved (idempotency record, board): close() waits for it. */
+  readonly #background = new Set<Promise<unknown>>()
+  /** Set by close(): board writes no longer wait for their interval. */
+  #closing = false
 
   /** Use connectNatsBus. */
   constructor(nc: NatsConnection, options: NatsBusOptions) {
@@ -195,6 +205,7 @@ export class NatsBus implements Bus {
     this.#retention = { ...DEFAULT_RETENTION, ...options.retention }
     this.#dupWindowMs = options.duplicateWindowMs ?? 120_000
     this.#replicas = options.replicas ?? 1
+    this.#boardIntervalMs = Math.max(0, options.boardIntervalMs ?? 100)
     this.#js = jetstream(nc, { timeout: this.#timeoutMs })
     void this.#watchStatus()
   }
@@ -323,6 +334,12 @@ export class NatsBus implements Bus {
     clearInterval(this.#watchdog)
     for (const { sub } of this.#live.values()) sub.unsubscribe()
     this.#live.clear()
+    // What appends left to do (idempotency records, board writes waiting for their interval)
+    // is done now, within the timeout, so that a drained process leaves its records complete.
+    this.#closing = true
+    for (const [matchId, q] of this.#folds) if (q.state === 'waiting' && q.pending.size > 0) this.#runFold(matchId, q)
+    const until = Date.now() + this.#timeoutMs
+    while (this.#background.size > 0 && Date.now() < until) await within(Promise.allSettled([...this.#background]), until - Date.now())
     const drained = this.#nc.drain().catch(() => {})
     const timer = new Promise((r) => setTimeout(r, this.#timeoutMs))
     await Promise.race([drained, timer])
@@ -583,7 +600,7 @@ export class NatsBus implements Bus {
     })
     if (pre) return pre
     const p = await (published as Promise<Published>)
-    await this.#afterAppend(matchId, p, idem?.kvKey, fp)
+    this.#afterAppend(matchId, p, idem?.kvKey, fp)
     return { event: p.event, duplicate: false }
   }
 
@@ -703,57 +720,77 @@ export class NatsBus implements Bus {
     })
   }
 
-  /** After the ack: live fan-out first, then the idempotency record and the board. Never throws. */
-  async #afterAppend(matchId: string, p: Published, idemKey: string | undefined, fp: string): Promise<void> {
+  /**
+   * After the ack: live fan-out at once, then the idempotency record and the board in the
+   * background. The caller is answered when the event is durable and on its way to spectators;
+   * neither write is needed for that, and waiting for them held every post (and what it had
+   * allocated) for two more round trips. A retry meanwhile is still answered right: inside the
+   * duplicate window JetStream's msgID check finds the original (#publishEvent), and readers of
+   * the board fold what it lacks from the log (ingest's catchUpBoard, the gateway's snapshot).
+   * close() waits for what is still running. Never throws.
+   */
+  #afterAppend(matchId: string, p: Published, idemKey: string | undefined, fp: string): void {
     const { event } = p
     try {
       this.#nc.publish(this.names.eventLive(matchId), event.frame, { headers: eventHeaders(event.seq, event.acceptedAt) })
     } catch {}
-    // Neither part rejects: the fold only resolves, and a failed idempotency write is ignored
-    // here as it always was (the publish's msgID still dedupes a retry within the duplicate window).
-    let all: Promise<unknown> = this.#fold(matchId, event)
+    this.#fold(matchId, event)
     if (idemKey) {
+      // A failed idempotency write is ignored, as it always was: the publish's msgID still
+      // dedupes a retry within the duplicate window.
       const rec: IdemRecord = { fp, acceptedAt: event.acceptedAt, streamSeq: p.streamSeq, frame: utf8(event.frame) }
-      all = Promise.all([all, this.#kv.idem.put(idemKey, JSON.stringify(rec)).then(noop, noop)])
+      this.#track(within(this.#kv.idem.put(idemKey, JSON.stringify(rec)), this.#timeoutMs))
     }
-    await within(all, this.#timeoutMs)
+  }
+
+  /** Keep `work` in #background until it settles (it is awaited by close, never by a caller). */
+  #track(work: Promise<unknown>): void {
+    const p = work.then(noop, noop)
+    this.#background.add(p)
+    p.then(() => this.#background.delete(p))
   }
 
   /**
-   * Fold `event` into the match's board; resolves once a board update covering it was stored
-   * (or gave up: a later fold catches up from the log). One update per match runs at a time in
-   * this process and covers every event appended meanwhile, so concurrent appends of a match
-   * do not compete for the record's revision; the next update starts from the record and
-   * revision this process wrote (#records), so it needs no read unless someone else wrote.
+   * Fold `event` into the match's board. One update per match runs at a time in this process
+   * and covers every event appended meanwhile, so concurrent appends of a match do not compete
+   * for the record's revision; the next update starts from the record and revision this process
+   * wrote (#records), so it needs no read unless someone else wrote. Updates of a match start at
+   * most once per boardIntervalMs: under load one write covers several events (a match posting
+   * 50 events/s is one write per 100 ms, not 50), and the first event after a quiet spell is
+   * folded at once.
    */
-  #fold(matchId: string, event: StoredEvent): Promise<void> {
+  #fold(matchId: string, event: StoredEvent): void {
     let q = this.#folds.get(matchId)
     if (!q) {
-      q = { pending: new Map(), waiters: [], running: false }
+      q = { pending: new Map(), state: 'idle', lastStart: 0, timer: undefined }
       this.#folds.set(matchId, q)
     }
     q.pending.set(event.seq, event)
-    const queue = q
-    const done = new Promise<void>((resolve) => queue.waiters.push(resolve))
-    if (!q.running) void this.#runFolds(matchId, q)
-    return done
+    if (q.state === 'idle') this.#runFold(matchId, q)
   }
 
-  async #runFolds(matchId: string, q: FoldQueue): Promise<void> {
-    q.running = true
-    try {
-      while (q.pending.size > 0) {
-        const batch = q.pending
-        const waiters = q.waiters
-        q.pending = new Map()
-        q.waiters = []
-        await this.#foldBatch(matchId, batch).catch(noop)
-        for (const w of waiters) w()
-      }
-    } finally {
-      q.running = false
-      if (this.#folds.get(matchId) === q) this.#folds.delete(matchId)
-    }
+  /** Fold what is pending now; then wait out the interval before the next fold (or forget the match). */
+  #runFold(matchId: string, q: FoldQueue): void {
+    clearTimeout(q.timer)
+    q.timer = undefined
+    q.state = 'running'
+    q.lastStart = Date.now()
+    const batch = q.pending
+    q.pending = new Map()
+    const run = this.#foldBatch(matchId, batch)
+      .catch(noop)
+      .then(() => {
+        const next = () => {
+          q.timer = undefined
+          if (q.pending.size > 0) this.#runFold(matchId, q)
+          else if (this.#folds.get(matchId) === q) this.#folds.delete(matchId)
+        }
+        const wait = q.lastStart + this.#boardIntervalMs - Date.now()
+        if (wait <= 0 || this.#closing) return next()
+        q.state = 'waiting'
+        q.timer = setTimeout(next, wait)
+      })
+    this.#track(run)
   }
 
   /** One compare-and-set of the board up to the batch's highest seq, in seq order (catching up missed events). */
@@ -1156,8 +1193,11 @@ interface Published {
 interface FoldQueue {
   /** Events stored by this process, not yet covered by a board update, by seq. */
   pending: Map<number, StoredEvent>
-  waiters: Array<() => void>
-  running: boolean
+  /** idle: nothing scheduled; running: one update in flight; waiting: the interval since the last one has not passed. */
+  state: 'idle' | 'running' | 'waiting'
+  /** Date.now() when the last update of this match started. */
+  lastStart: number
+  timer: NodeJS.Timeout | undefined
 }
 
 interface IdemRecord {

@@ -147,8 +147,11 @@ export interface Bus {
    * Resolves only once stored. Throws UnknownMatchError, BusUnavailableError (nothing stored),
    * IdempotencyConflictError (the key was used for a different kind/data).
    * Also folds the event into the match's board (in seq order, catching up any event a failed
-   * fold missed), so callers need not call updateMatch for the scoreboard; `board.seq` may
-   * still lag `lastSeq` briefly when the bus failed between storing and folding.
+   * fold missed), so callers need not call updateMatch for the scoreboard. The fold and the
+   * idempotency record are written after the promise resolves (close() waits for them), so
+   * `board.seq` may lag `lastSeq` for a moment (NatsBus: up to its boardIntervalMs under load),
+   * and for longer when the bus failed between storing and folding: a reader that shows a
+   * scoreboard folds the events after `board.seq` from the log.
    */
   appendEvent(matchId: string, event: NewEvent, options?: AppendOptions): Promise<AppendResult>
   /**
