@@ -23,6 +23,10 @@ export interface MatchRecord {
 
 export interface NewEvent {
   kind: string
+  /**
+   * Handed over to the bus: it may return this object as the stored event's `data` and fold it
+   * into the board after appendEvent resolves, so the caller must not change it afterwards.
+   */
   data: EventData
   /** Acceptance time; becomes the frame's `at`. Defaults to now. */
   acceptedAt?: number
