@@ -40,7 +40,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { startNats, startRedis, startService, type ServiceProcess } from '../packages/testkit/src/index.ts'
-import { type GcSummary, gcPauses } from './lib/gcwatch.ts'
+import { type GcSummary, gcPauses, longestPauses } from './lib/gcwatch.ts'
 import { newHistogram, summarize } from './lib/histogram.ts'
 import { openLoop } from './lib/openloop.ts'
 import { type BenchResult, type BenchTable, gitInfo } from './lib/report.ts'
@@ -398,6 +398,16 @@ async function runScenario(
     }
     gc = [...by.values()]
     const secs = (windowEnd - windowAt) / 1000
+    // When in the window the longest pauses came, to line up with the worst latency per 500 ms.
+    const longest = active.flatMap((s) => longestPauses(gcDir, s.pid, windowAt, windowEnd, 5)).sort((a, b) => b.ms - a.ms)
+    log(
+      `longest GC pauses (s into the window: ms kind): ${
+        longest
+          .slice(0, 5)
+          .map((p) => `${p.atSec.toFixed(2)}: ${p.ms.toFixed(1)} ${p.kind}`)
+          .join(', ') || 'none'
+      }`,
+    )
     log(
       `GC pauses in the window (${secs.toFixed(1)} s): ${gc.map((g) => `${g.kind} ${g.n}× total ${Math.round(g.totalMs)} ms, max ${g.maxMs.toFixed(1)} ms, >5 ms ${g.over5ms}, >10 ms ${g.over10ms}`).join('; ') || 'none'}`,
     )

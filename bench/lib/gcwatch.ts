@@ -47,6 +47,27 @@ export function gcPauses(dir: string, pid: number, from: number, to: number): Gc
   return [...by.values()]
 }
 
+/** The `n` longest pauses that started inside [from, to], as seconds after `from`, longest first. */
+export function longestPauses(
+  dir: string,
+  pid: number,
+  from: number,
+  to: number,
+  n: number,
+): Array<{ atSec: number; ms: number; kind: string }> {
+  let pauses: GcPause[]
+  try {
+    pauses = JSON.parse(readFileSync(join(dir, `gc-${pid}.json`), 'utf8')) as GcPause[]
+  } catch {
+    return []
+  }
+  return pauses
+    .filter((p) => p.at >= from && p.at <= to)
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, n)
+    .map((p) => ({ atSec: (p.at - from) / 1000, ms: p.ms, kind: p.kind }))
+}
+
 const dir = process.env.BENCH_GC_DIR
 if (dir) {
   const kinds: Record<number, string> = {
