@@ -11,6 +11,9 @@
  *   --open-connections N  keep-alive connections of the open loop (default 256)
  *   --matches M       matches for the spread scenario (default 100)
  *   --replicas R      ingest processes; connections are split between them (default 1)
+ *   --by-match        with replicas: each match is posted to one replica only (match i to replica
+ *                     i mod R), as an nginx `hash` on the match id in front of ingest does; without
+ *                     it every replica gets every match and their appends race for the same seqs
  *   --warmup S        unmeasured load before each window, seconds (default 2)
  *   --no-idempotency  post without Idempotency-Key headers (default: a unique key per post,
  *                     as the commentator console sends)
@@ -37,6 +40,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { startNats, startRedis, startService, type ServiceProcess } from '../packages/testkit/src/index.ts'
@@ -60,6 +64,8 @@ export interface IngestBenchOptions {
   openConnections: number
   matches: number
   replicas: number
+  /** each match is posted to one replica (match i → replica i mod R) */
+  byMatch: boolean
   warmup: number
   idempotency: boolean
   scenarios: Scenario[]
@@ -114,6 +120,7 @@ function parse(argv: string[]): IngestBenchOptions {
       'open-connections': { type: 'string', default: '256' },
       matches: { type: 'string', default: '100' },
       replicas: { type: 'string', default: '1' },
+      'by-match': { type: 'boolean', default: false },
       warmup: { type: 'string', default: '2' },
       'no-idempotency': { type: 'boolean', default: false },
       scenarios: { type: 'string', default: SCENARIOS.join(',') },
@@ -148,6 +155,7 @@ function parse(argv: string[]): IngestBenchOptions {
     openConnections: Math.floor(num('open-connections', values['open-connections'], 1)),
     matches: Math.floor(num('matches', values.matches, 1)),
     replicas: Math.floor(num('replicas', values.replicas, 1)),
+    byMatch: values['by-match'],
     warmup: num('warmup', values.warmup, 0),
     idempotency: !values['no-idempotency'],
     scenarios: scenarios as Scenario[],
@@ -158,7 +166,7 @@ function parse(argv: string[]): IngestBenchOptions {
 }
 
 const USAGE_SOURCE = `/**
- * node bench/ingest.ts [--duration 10] [--connections 16,32,50] [--rate 5000] [--matches 100] [--replicas 1]
+ * node bench/ingest.ts [--duration 10] [--connections 16,32,50] [--rate 5000] [--matches 100] [--replicas 1] [--by-match]
  *                      [--open-connections 256] [--warmup 2] [--no-idempotency]
  *                      [--scenarios spread,single,single-1] [--cpu-prof DIR] [--node-options S]
  * (the comment at the top of bench/ingest.ts explains each)
@@ -257,6 +265,11 @@ function openRequest(host: string, matchIds: readonly string[], idempotency: boo
   }
 }
 
+/** The matches replica `r` of `replicas` is posted: all of them, or with --by-match those with index ≡ r (mod replicas). */
+function matchesOf(matchIds: readonly string[], r: number, replicas: number, byMatch: boolean): readonly string[] {
+  return byMatch && replicas > 1 ? matchIds.filter((_, i) => i % replicas === r) : matchIds
+}
+
 async function driveOpen(
   ingests: ServiceProcess[],
   matchIds: readonly string[],
@@ -265,19 +278,21 @@ async function driveOpen(
   seconds: number,
   o: IngestBenchOptions,
 ) {
-  // Each replica gets its share of the rate and of the connections; histograms are merged.
+  // Each replica gets its share of the rate (with --by-match: in proportion to its matches) and
+  // of the connections; histograms are merged.
+  const shares = ingests.map((s, r) => ({ s, ids: matchesOf(matchIds, r, ingests.length, o.byMatch) })).filter((x) => x.ids.length > 0)
   return Promise.all(
-    ingests.map((s) => {
+    shares.map(({ s, ids }) => {
       const u = new URL(s.url)
       return openLoop({
         host: u.hostname,
         port: Number(u.port),
-        rate: rate / ingests.length,
+        rate: (rate * ids.length) / shares.reduce((a, x) => a + x.ids.length, 0),
         warmupSec: warmup,
         durationSec: seconds,
-        connections: Math.max(1, Math.round(o.openConnections / ingests.length)),
+        connections: Math.max(1, Math.round(o.openConnections / shares.length)),
         timeoutMs: 10_000,
-        request: openRequest(u.host, matchIds, o.idempotency),
+        request: openRequest(u.host, ids, o.idempotency),
       })
     }),
   )
@@ -294,9 +309,14 @@ async function runScenario(
 ): Promise<ScenarioFigures> {
   const connections = load.mode === 'open' ? o.openConnections : scenario === 'single-1' ? 1 : load.connections
   const active = scenario === 'single-1' ? ingests.slice(0, 1) : ingests
-  const per = (r: number) => Math.floor(connections / active.length) + (r < connections % active.length ? 1 : 0)
+  const idsOf = (r: number) => matchesOf(matchIds, r, active.length, o.byMatch)
+  // Connections per replica (none for a replica that owns no match of the scenario).
+  const owners = active.map((_, r) => idsOf(r).length > 0)
+  const nOwners = owners.filter(Boolean).length
+  const rank = (r: number) => owners.slice(0, r).filter(Boolean).length
+  const per = (r: number) => (owners[r] ? Math.floor(connections / nOwners) + (rank(r) < connections % nOwners ? 1 : 0) : 0)
   if (load.mode === 'closed' && o.warmup > 0) {
-    await Promise.all(active.map((s, r) => (per(r) > 0 ? drive(s.url, matchIds, per(r), o.warmup, o.idempotency) : null)))
+    await Promise.all(active.map((s, r) => (per(r) > 0 ? drive(s.url, idsOf(r), per(r), o.warmup, o.idempotency) : null)))
   }
   // Posts still in flight when the warmup stopped land now: wait until the logs stop growing.
   const before = await settled(ingests[0]!.url, matchIds)
@@ -309,7 +329,7 @@ async function runScenario(
     meter.start()
     windowAt = Date.now()
     const results = await Promise.all(
-      active.filter((_, r) => per(r) > 0).map((s, r) => drive(s.url, matchIds, per(r), o.duration, o.idempotency)),
+      active.flatMap((s, r) => (per(r) > 0 ? [drive(s.url, idsOf(r), per(r), o.duration, o.idempotency)] : [])),
     )
     cpu = meter.stop()
     const accepted = results.reduce((a, r) => a + (r.statusCodeStats?.['201']?.count ?? 0), 0)
@@ -337,10 +357,25 @@ async function runScenario(
   } else {
     // The meter covers the measured window only: the warmup runs first, inside driveOpen.
     const meter = new CpuMeter(cpuGroups)
+    // The load generator's own event-loop delay in the window: an answer that arrives while this
+    // process is stalled (its GC, or no core free) is timed late, so this bounds how much of a
+    // latency figure can be the client's rather than ingest's.
+    const clientDelay = monitorEventLoopDelay({ resolution: 1 })
     windowAt = Date.now() + 50 + o.warmup * 1000
-    const startMeter = setTimeout(() => meter.start(), 50 + o.warmup * 1000)
+    const startMeter = setTimeout(
+      () => {
+        meter.start()
+        clientDelay.enable()
+      },
+      50 + o.warmup * 1000,
+    )
     const results = await driveOpen(active, matchIds, load.rate, o.warmup, o.duration, o)
+    clientDelay.disable()
     clearTimeout(startMeter)
+    const ns = (q: number) => (clientDelay.percentile(q) / 1e6).toFixed(1)
+    log(
+      `bench event-loop delay in the window (ms): p50 ${ns(50)}, p99 ${ns(99)}, p99.9 ${ns(99.9)}, max ${(clientDelay.max / 1e6).toFixed(1)}`,
+    )
     cpu = meter.stop()
     const h = newHistogram()
     for (const r of results) h.add(r.histogram)
@@ -505,7 +540,7 @@ export async function main(argv: string[]): Promise<BenchResult> {
 
 function report(o: IngestBenchOptions, figures: ScenarioFigures[]): BenchResult {
   const table: BenchTable = {
-    title: `POST /v1/matches/:id/events on real NATS (JetStream file store), ${o.replicas} ingest, ${o.duration}s per scenario`,
+    title: `POST /v1/matches/:id/events on real NATS (JetStream file store), ${o.replicas} ingest${o.replicas > 1 ? (o.byMatch ? ' (each match on one replica)' : ' (every replica gets every match)') : ''}, ${o.duration}s per scenario`,
     columns: [
       'scenario',
       'matches',
