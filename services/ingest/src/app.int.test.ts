@@ -3,7 +3,7 @@
  * (JetStream) and Redis from the testkit, spoken to over HTTP.
  */
 import { startNats, startRedis, startService, type NatsServer, type RedisServer, type ServiceProcess } from '@touchline/testkit'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ADMIN_KEY, BAD_INPUTS, COMMENTATOR_KEY, MATCH } from './bad-inputs.fixture.ts'
 
 const SECRET = 'int-test-secret-0123456789'
@@ -162,8 +162,14 @@ describe('ingest on NATS and Redis', () => {
     })
     const bad = await postTo(a.url, { kind: 'retraction', refSeq: 6 })
     expect(bad.status).toBe(400)
-    const list = await call(a.url, 'GET', '/v1/matches')
-    expect(list.body.matches.find((m: { id: string }) => m.id === 'var')).toMatchObject({ scoreboard: { home: 0, away: 1 } })
+    // The list shows each match's stored board, written by the bus just after the post answered.
+    await vi.waitFor(
+      async () => {
+        const list = await call(a.url, 'GET', '/v1/matches')
+        expect(list.body.matches.find((m: { id: string }) => m.id === 'var')).toMatchObject({ seq: 5, scoreboard: { home: 0, away: 1 } })
+      },
+      { timeout: 3000 },
+    )
   })
 
   it('every bad input gets its status and code over HTTP, and the log is unchanged', async () => {

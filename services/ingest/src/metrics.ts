@@ -73,7 +73,7 @@ export function ingestMetrics(registry: Registry): IngestMetrics {
       () =>
         new Counter({
           name: 'touchline_ingest_board_lag_folds_total',
-          help: 'Times the stored scoreboard lagged the log and missing events were folded from the log',
+          help: 'Times a read found the stored scoreboard behind the log by events older than 5 s (a missed fold) and wrote the caught-up board back',
           registers,
         }),
     ),

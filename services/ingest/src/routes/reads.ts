@@ -47,12 +47,13 @@ export const readRoutes: FastifyPluginAsyncTypebox<IngestContext> = async (app, 
       const { matchId } = request.params
       const [record, pos] = await Promise.all([bus.getMatch(matchId), bus.logPosition(matchId)])
       if (!record) throw new UnknownMatchError(matchId)
-      // A replica that stored an event but failed before folding it leaves the board behind the
-      // log: fold the missing seqs (and write them back) so the scoreboard is never stale.
-      const { record: current, folded } = await catchUpBoard(bus, record, pos.lastSeq, (err) =>
+      // The stored board may lag the log: briefly after every post (the bus writes it after
+      // answering, coalesced under load), or for good when a replica failed before folding.
+      // Fold the missing seqs so the scoreboard is never stale; write back only the second kind.
+      const { record: current, repaired } = await catchUpBoard(bus, record, pos.lastSeq, (err) =>
         request.log.warn({ err, matchId }, 'could not persist the caught-up scoreboard'),
       )
-      if (folded > 0) ctx.metrics.boardLagFolds.inc()
+      if (repaired) ctx.metrics.boardLagFolds.inc()
       return matchView(current, pos.lastSeq)
     },
   )
