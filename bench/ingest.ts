@@ -16,7 +16,10 @@
  *                     it every replica gets every match and their appends race for the same seqs
  *   --warmup S        unmeasured load before each window, seconds (default 2)
  *   --no-idempotency  post without Idempotency-Key headers (default: a unique key per post,
- *                     as the commentator console sends)
+ *                     a UUIDv7 as the commentator console makes them)
+ *   --opaque-keys     unique keys that are not UUIDv7 (`<run>-<n>`): ingest looks each one up in
+ *                     the 24-hour idempotency record first (a UUIDv7 made within the duplicate
+ *                     window needs no lookup; packages/protocol idempotency.ts)
  *   --cpu-prof DIR    write V8 CPU profiles of the ingest processes to DIR (see `pnpm bench profile`)
  *   --node-options S  extra NODE_OPTIONS for the ingest processes (e.g. --max-semi-space-size=16)
  *   --gc-stats        count the ingest processes' GC pauses inside each window (bench/lib/gcwatch.ts)
@@ -43,6 +46,7 @@ import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
+import { newIdempotencyKey } from '../packages/protocol/src/idempotency.ts'
 import { startNats, startRedis, startService, type ServiceProcess } from '../packages/testkit/src/index.ts'
 import { type GcSummary, gcPauses, longestPauses } from './lib/gcwatch.ts'
 import { newHistogram, summarize } from './lib/histogram.ts'
@@ -68,6 +72,8 @@ export interface IngestBenchOptions {
   byMatch: boolean
   warmup: number
   idempotency: boolean
+  /** keys that are not UUIDv7 (each is looked up before the publish) */
+  opaqueKeys: boolean
   scenarios: Scenario[]
   /** write V8 CPU profiles of the ingest processes into this directory */
   cpuProf: string | undefined
@@ -123,6 +129,7 @@ function parse(argv: string[]): IngestBenchOptions {
       'by-match': { type: 'boolean', default: false },
       warmup: { type: 'string', default: '2' },
       'no-idempotency': { type: 'boolean', default: false },
+      'opaque-keys': { type: 'boolean', default: false },
       scenarios: { type: 'string', default: SCENARIOS.join(',') },
       'cpu-prof': { type: 'string' },
       'node-options': { type: 'string' },
@@ -158,6 +165,7 @@ function parse(argv: string[]): IngestBenchOptions {
     byMatch: values['by-match'],
     warmup: num('warmup', values.warmup, 0),
     idempotency: !values['no-idempotency'],
+    opaqueKeys: values['opaque-keys'],
     scenarios: scenarios as Scenario[],
     cpuProf: values['cpu-prof'],
     nodeOptions: values['node-options'],
@@ -166,7 +174,7 @@ function parse(argv: string[]): IngestBenchOptions {
 }
 
 const USAGE_SOURCE = `/**
- * node bench/ingest.ts [--duration 10] [--connections 16,32,50] [--rate 5000] [--matches 100] [--replicas 1] [--by-match]
+ * node bench/ingest.ts [--duration 10] [--connections 16,32,50] [--rate 5000] [--matches 100] [--replicas 1] [--by-match] [--opaque-keys]
  *                      [--open-connections 256] [--warmup 2] [--no-idempotency]
  *                      [--scenarios spread,single,single-1] [--cpu-prof DIR] [--node-options S]
  * (the comment at the top of bench/ingest.ts explains each)
@@ -191,6 +199,12 @@ function eventBody(n: number): string {
 }
 
 let keySeq = 0
+/** Set from --opaque-keys in main (one run, one kind of key). */
+let opaqueKeys = false
+/** The next post's Idempotency-Key: a UUIDv7 made now, as the console makes them, or `<run>-<n>`. */
+function nextKey(): string {
+  return opaqueKeys ? `${runId}-${keySeq++}` : newIdempotencyKey()
+}
 const runId = Date.now().toString(36)
 
 function drive(
@@ -217,7 +231,7 @@ function drive(
             'content-type': 'application/json',
             authorization: `Bearer ${COMMENTATOR}`,
           }
-          if (idempotency) headers['idempotency-key'] = `${runId}-${keySeq++}`
+          if (idempotency) headers['idempotency-key'] = nextKey()
           return { ...req, path: `/v1/matches/${matchId}/events`, headers, body: eventBody(n) }
         },
       },
@@ -259,7 +273,7 @@ function openRequest(host: string, matchIds: readonly string[], idempotency: boo
   return (n: number) => {
     const matchId = matchIds[n % matchIds.length] as string
     const body = Buffer.from(eventBody(n))
-    const key = idempotency ? `Idempotency-Key: ${runId}-${keySeq++}\r\n` : ''
+    const key = idempotency ? `Idempotency-Key: ${nextKey()}\r\n` : ''
     const head = `POST /v1/matches/${matchId}/events HTTP/1.1\r\n${fixed}${key}Content-Length: ${body.length}\r\n\r\n`
     return { bytes: Buffer.concat([Buffer.from(head, 'latin1'), body]) }
   }
@@ -470,6 +484,7 @@ const log = (s: string) => process.stderr.write(`[bench ingest] ${s}\n`)
 
 export async function main(argv: string[]): Promise<BenchResult> {
   const o = parse(argv)
+  opaqueKeys = o.opaqueKeys
   log(`starting NATS, Redis and ${o.replicas} ingest process(es)`)
   const [nats, redis] = await Promise.all([startNats(), startRedis()])
   const gcDir = mkdtempSync(join(tmpdir(), 'ingest-gc-'))
@@ -602,7 +617,7 @@ function report(o: IngestBenchOptions, figures: ScenarioFigures[]): BenchResult 
     )
   }
   notes.push(
-    `percentiles: closed loop — autocannon's per-request latency${o.replicas > 1 ? ' (worst replica)' : ''}; open loop — from each request's scheduled time (HdrHistogram, all replicas); idempotency keys ${o.idempotency ? 'on' : 'off'}`,
+    `percentiles: closed loop — autocannon's per-request latency${o.replicas > 1 ? ' (worst replica)' : ''}; open loop — from each request's scheduled time (HdrHistogram, all replicas); idempotency keys ${o.idempotency ? (o.opaqueKeys ? 'on (opaque: each looked up)' : 'on (UUIDv7, as the console makes them)') : 'off'}`,
   )
   return {
     scenario: 'ingest',

@@ -3,9 +3,10 @@ import { connect } from '@nats-io/transport-node'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, startNats, startProcess, tempDir, waitFor, canConnect, type NatsServer } from '@touchline/testkit'
+import { newIdempotencyKey } from '@touchline/protocol'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { busContract } from './contract.ts'
-import { BusUnavailableError } from './errors.ts'
+import { BusUnavailableError, IdempotencyConflictError } from './errors.ts'
 import { cheapRequestCleanup, coalesceWrites, connectNatsBus, type NatsBus, type NatsBusOptions } from './nats.ts'
 import type { Bus, MatchMeta } from './types.ts'
 
@@ -261,6 +262,52 @@ describe('NatsBus on a real nats-server', () => {
       expect((await again.logPosition('idem')).lastSeq).toBe(1)
     } finally {
       await again.close()
+    }
+  })
+
+  it('a UUIDv7 key made within the duplicate window skips the record lookup and is still exactly once; an older one is looked up', async () => {
+    const prefix = freshPrefix()
+    const bus = await open({ prefix, duplicateWindowMs: 1200 }) // fresh: made at most 800 ms ago
+    const spy = await connect({ servers: [server.url] })
+    // A second connection sees every direct get of the idempotency bucket (core NATS fan-out).
+    let lookups = 0
+    spy.subscribe(`$JS.API.DIRECT.GET.KV_${bus.names.idempotencyBucket}.>`, {
+      callback: () => {
+        lookups++
+      },
+    })
+    await spy.flush()
+    const seen = async () => {
+      await spy.flush()
+      await new Promise((r) => setTimeout(r, 50))
+      return lookups
+    }
+    try {
+      await bus.createMatch(meta('v7'))
+      const goal = { kind: 'goal', data: { score: { home: 1, away: 0 } } }
+      const fresh = newIdempotencyKey()
+      const first = await bus.appendEvent('v7', goal, { idempotencyKey: fresh })
+      const again = await bus.appendEvent('v7', goal, { idempotencyKey: fresh })
+      expect(again).toMatchObject({ duplicate: true, event: { seq: first.event.seq } })
+      await expect(
+        bus.appendEvent('v7', { kind: 'goal', data: { score: { home: 2, away: 0 } } }, { idempotencyKey: fresh }),
+      ).rejects.toBeInstanceOf(IdempotencyConflictError)
+      expect(await seen()).toBe(0)
+      // An opaque key, and a UUIDv7 made before the window, are looked up.
+      await bus.appendEvent('v7', { kind: 'commentary', data: { text: 'a' } }, { idempotencyKey: 'opaque-1' })
+      expect(await seen()).toBe(1)
+      await bus.appendEvent('v7', { kind: 'commentary', data: { text: 'b' } }, { idempotencyKey: newIdempotencyKey(Date.now() - 5000) })
+      expect(await seen()).toBe(2)
+      // The fresh key, retried after JetStream's window has passed: now it is looked up, and the
+      // record answers.
+      await new Promise((r) => setTimeout(r, 1400))
+      const late = await bus.appendEvent('v7', goal, { idempotencyKey: fresh })
+      expect(late).toMatchObject({ duplicate: true, event: { seq: first.event.seq } })
+      expect(await seen()).toBe(3)
+      expect((await bus.logPosition('v7')).lastSeq).toBe(3)
+    } finally {
+      await spy.close()
+      await bus.close()
     }
   })
 

@@ -81,12 +81,12 @@ export async function api<T>(path: string, options: CallOptions = {}): Promise<T
   return body as T
 }
 
-/** A fresh Idempotency-Key: 128 random bits (works on plain-http origins, unlike randomUUID). */
-export function newIdempotencyKey(): string {
-  const b = new Uint8Array(16)
-  crypto.getRandomValues(b)
-  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
-}
+/**
+ * A fresh Idempotency-Key: a UUIDv7 (its time lets ingest skip the 24-hour record lookup while
+ * the key is young; see @touchline/protocol idempotency.ts). Made with getRandomValues, so it
+ * works on plain-http origins, unlike randomUUID.
+ */
+export { newIdempotencyKey } from './protocol.ts'
 
 export interface RetryOptions {
   attempts?: number

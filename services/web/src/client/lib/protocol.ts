@@ -28,3 +28,4 @@ export type {
 export { applyEvent, viewOf, EMPTY_BOARD } from '@touchline/protocol/scoreboard'
 export { CLOSE, type CloseCode } from '@touchline/protocol/codes'
 export { LIMITS } from '@touchline/protocol/limits'
+export { newIdempotencyKey } from '@touchline/protocol/idempotency'
