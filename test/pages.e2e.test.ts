@@ -232,7 +232,9 @@ describe('commentator console', () => {
     await page.waitForSelector('#post-result.ok:has-text("stored as #4")')
     expect(await page.textContent('#post-result')).toContain('already stored')
     expect(keys).toHaveLength(2)
-    expect(keys[0]).toMatch(/^[0-9a-f]{32}$/)
+    // A UUIDv7 made just now (its time lets ingest skip the 24-hour record lookup).
+    expect(keys[0]).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(Math.abs(Date.now() - Number.parseInt(keys[0]!.slice(0, 8) + keys[0]!.slice(9, 13), 16))).toBeLessThan(60_000)
     expect(keys[1]).toBe(keys[0])
     await page.unroute('**/api/v1/matches/p-console/events')
 
