@@ -25,7 +25,7 @@ export function newIdempotencyKey(nowMs: number = Date.now()): string {
   const ts = Math.max(0, Math.floor(nowMs)).toString(16).padStart(12, '0').slice(-12)
   // bytes 6-7: version 7 and 12 random bits; bytes 8-9: variant 0b10 and 14 random bits
   const h = (i: number) => HEX[r[i] as number] as string
-  const ver = `7${HEX[(r[0] as number) & 0x0f]?.[1]}${h(1)}`
+  const ver = `7${((r[0] as number) & 0x0f).toString(16)}${h(1)}`
   const variant = HEX[((r[2] as number) & 0x3f) | 0x80] as string
   return `${ts.slice(0, 8)}-${ts.slice(8, 12)}-${ver}-${variant}${h(3)}-${h(4)}${h(5)}${h(6)}${h(7)}${h(8)}${h(9)}`
 }
