@@ -1,7 +1,7 @@
 import { ConfigError } from '@touchline/config'
 import { LIMITS } from '@touchline/protocol'
 import { describe, expect, it } from 'vitest'
-import { loadGatewayConfig, settingsFromConfig } from './config.ts'
+import { gatewaySpec, loadGatewayConfig, settingsFromConfig } from './config.ts'
 
 describe('gateway configuration', () => {
   it('defaults to the protocol frame limit and a heartbeat a third of the presence TTL', () => {
@@ -35,5 +35,17 @@ describe('gateway configuration', () => {
     expect(settingsFromConfig(loadGatewayConfig({})).cork).toBe(true)
     expect(settingsFromConfig(loadGatewayConfig({ WS_CORK: 'false' })).cork).toBe(false)
     expect(settingsFromConfig(loadGatewayConfig({ WS_CORK: 'on' })).cork).toBe(true)
+  })
+
+  it('does not declare the API-only variables (the gateway has no API keys and no per-address limits)', () => {
+    for (const name of ['TOUCHLINE_API_KEYS', 'TOUCHLINE_API_KEYS_FILE', 'TRUST_PROXY']) expect(gatewaySpec).not.toHaveProperty(name)
+    // So a value meant for ingest, even a malformed one, cannot stop a gateway from starting.
+    const cfg = loadGatewayConfig({
+      TOUCHLINE_API_KEYS: 'root:abcdefgh',
+      TOUCHLINE_API_KEYS_FILE: '/nonexistent',
+      TRUST_PROXY: '127.0.0.1',
+    })
+    expect(cfg).not.toHaveProperty('TOUCHLINE_API_KEYS')
+    expect(cfg).not.toHaveProperty('TRUST_PROXY')
   })
 })

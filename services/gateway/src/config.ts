@@ -4,7 +4,7 @@
  * and operators override them through the environment (main.ts) or `GatewayDeps.settings`.
  */
 import { hostname } from 'node:os'
-import { bool, commonSpec, ConfigError, int, loadConfig, optionalStr, type ConfigOf } from '@touchline/config'
+import { baseSpec, bool, ConfigError, int, loadConfig, optionalStr, type ConfigOf } from '@touchline/config'
 import { LIMITS } from '@touchline/protocol'
 
 export interface GatewaySettings {
@@ -97,8 +97,10 @@ export const defaultGatewaySettings: Readonly<GatewaySettings> = Object.freeze({
 const ms = (d: number, describe: string, min = 1) => int({ default: d, min, max: 3_600_000, describe })
 const n = (d: number, describe: string, min = 1, max = 1_000_000_000) => int({ default: d, min, max, describe })
 
+// `baseSpec`, not `commonSpec`: the gateway has no API keys and no per-address limits, so
+// TOUCHLINE_API_KEYS(_FILE) and TRUST_PROXY are not its variables.
 export const gatewaySpec = {
-  ...commonSpec,
+  ...baseSpec,
   PORT: int({ default: 8082, min: 0, max: 65535, describe: 'port to listen on' }),
   NODE_ID: optionalStr({ pattern: /^[A-Za-z0-9_.:-]{1,64}$/, describe: 'gateway node id; default <hostname>-<pid>' }),
   NODE_URL: optionalStr({ pattern: /^https?:\/\/\S+$/, describe: 'where this node is reachable; default http://HOST:PORT' }),
