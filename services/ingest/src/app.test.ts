@@ -6,6 +6,8 @@ import { BusUnavailableError, type Bus, type ControlMessage, MemoryBus } from '@
 import { MemoryPresence } from '@touchline/presence'
 import { EMPTY_BOARD } from '@touchline/protocol'
 import { verifyViewerToken } from '@touchline/tokens'
+import type { AddressInfo } from 'node:net'
+import { connect } from 'node:net'
 import Fastify from 'fastify'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -449,5 +451,70 @@ describe('embedded: the plugin under /api next to other routes', () => {
     expect((await root.inject('/api/docs/static/swagger-ui-bundle.js')).statusCode).toBe(200)
     const metrics = (await root.inject('/api/metrics')).body
     expect(metrics).toContain('route="/v1/matches"')
+  })
+})
+
+describe('while closing', () => {
+  /**
+   * What a closing replica still receives: a request on a connection that was busy when the close
+   * began (here with a post whose append is held until after the close started), so the close
+   * left it open. Answers to both requests, as raw HTTP, and the texts stored.
+   */
+  async function requestWhileClosing(late: string): Promise<{ answers: string[]; stored: unknown[] }> {
+    let release: () => void = () => {}
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    const bus = new MemoryBus()
+    const append = bus.appendEvent.bind(bus)
+    bus.appendEvent = async (...args: Parameters<Bus['appendEvent']>) => {
+      await gate
+      return append(...args)
+    }
+    const { app } = await withMatch({ bus })
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as AddressInfo
+    const sock = connect(port, '127.0.0.1')
+    let raw = ''
+    sock.setEncoding('utf8').on('data', (d: string) => {
+      raw += d
+    })
+    const ended = new Promise<void>((r) => sock.on('close', () => r()))
+    sock.write(rawRequest('POST', '/v1/matches/m1/events', JSON.stringify({ kind: 'commentary', text: 'in flight' })))
+    await new Promise((r) => setTimeout(r, 20))
+    const closed = app.close()
+    await new Promise((r) => setTimeout(r, 20)) // preClose has run
+    sock.write(late)
+    release()
+    await ended
+    await closed
+    const log = await bus.readEvents('m1', 0, 10)
+    return { answers: raw.split(/(?=HTTP\/1\.1 )/), stored: log.events.map((e) => (e.data as { text?: string }).text) }
+  }
+  function rawRequest(method: string, path: string, payload = ''): string {
+    const body = payload ? `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n` : ''
+    return `${method} ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${COMM}\r\n${body}\r\n${payload}`
+  }
+  const status = (answer: string) => answer.slice(9, 12)
+  const json = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
+
+  it('a post answers 503 with code unavailable, Retry-After and Connection: close, and stores nothing', async () => {
+    const late = rawRequest('POST', '/v1/matches/m1/events', JSON.stringify({ kind: 'commentary', text: 'too late' }))
+    const { answers, stored } = await requestWhileClosing(late)
+    expect(answers.map(status)).toEqual(['201', '503'])
+    expect(answers[1]).toMatch(/\r\nconnection: close\r\n/i)
+    expect(answers[1]).toMatch(/\r\nretry-after: 1\r\n/i)
+    expect(json(answers[1]!)).toEqual({ code: 'unavailable', message: expect.stringContaining('shutting down') })
+    expect(stored).toEqual(['in flight'])
+  })
+
+  it('a read answers the same 503; readyz answers 503 draining and healthz 200 draining', async () => {
+    const read = await requestWhileClosing(rawRequest('GET', '/v1/matches'))
+    expect(read.answers.map(status)).toEqual(['201', '503'])
+    expect(json(read.answers[1]!).code).toBe('unavailable')
+    const ready = await requestWhileClosing(rawRequest('GET', '/readyz'))
+    expect([status(ready.answers[1]!), json(ready.answers[1]!).status]).toEqual(['503', 'draining'])
+    const live = await requestWhileClosing(rawRequest('GET', '/healthz'))
+    expect([status(live.answers[1]!), json(live.answers[1]!).status]).toEqual(['200', 'draining'])
   })
 })

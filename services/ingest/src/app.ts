@@ -68,6 +68,21 @@ export const ingestPlugin: FastifyPluginAsyncTypebox<IngestDeps> = async (app, d
   app.addHook('preClose', async () => {
     closing = true
   })
+  // While closing, a request that still reaches this replica (on a connection that was busy when
+  // the close began, or pipelined behind one) gets the API's own 503: `code` unavailable, nothing
+  // done, retry; `Connection: close` so the client's next try opens a connection elsewhere.
+  // fastify's return503OnClosing answered a body without `code` before any hook ran. The health
+  // routes answer for themselves (draining).
+  const health = new Set(['/healthz', '/readyz', '/metrics'].map((p) => `${mount}${p}`))
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!closing || health.has(request.routeOptions.url ?? '')) return done()
+    void reply
+      .code(503)
+      .header('connection', 'close')
+      .header('retry-after', '1')
+      .type('application/json; charset=utf-8')
+      .send({ code: 'unavailable', message: 'this ingest replica is shutting down: nothing was done, retry' })
+  })
 
   const { requests, requestSeconds } = ctx.metrics
   app.addHook('onResponse', async (request, reply) => {
@@ -116,7 +131,8 @@ export function buildIngestApp(deps: IngestDeps, opts: BuildOptions = {}) {
     ...(isInstance ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
     trustProxy: opts.trustProxy ?? false,
     bodyLimit: LIMITS.apiBodyMaxBytes,
-    return503OnClosing: true,
+    // Off: the plugin's own onRequest hook answers 503 with a `code` while closing (see above).
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
     logController: new QuietRequests(),
   }).withTypeProvider<TypeBoxTypeProvider>()
