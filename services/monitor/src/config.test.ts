@@ -1,6 +1,8 @@
 import { ConfigError } from '@touchline/config'
 import { describe, expect, it } from 'vitest'
-import { displayTarget, loadMonitorConfig } from './config.ts'
+import { gatewaySpec } from '../../gateway/src/config.ts'
+import { ingestSpec } from '../../ingest/src/config.ts'
+import { displayTarget, loadMonitorConfig, monitorSpec } from './config.ts'
 
 function fails(env: Record<string, string>, files: Record<string, string> = {}): string {
   try {
@@ -22,11 +24,11 @@ describe('monitor configuration', () => {
   it('reads a compact target list, inferring the kind from the scheme', () => {
     const c = loadMonitorConfig({
       MONITOR_TARGETS:
-        'gw1=gateway+http://10.0.0.5:8081/readyz, ingest=http://10.0.0.6:8082/readyz nats://10.0.0.7:4222 redis://:secret@10.0.0.8:6379 lb=nginx+http://10.0.0.9/api/healthz port=10.0.0.5:8081 tcp://[::1]:22',
+        'gw1=gateway+http://10.0.0.5:8082/readyz, ingest=http://10.0.0.6:8081/readyz nats://10.0.0.7:4222 redis://:secret@10.0.0.8:6379 lb=nginx+http://10.0.0.9/api/healthz port=10.0.0.5:8081 tcp://[::1]:22',
     })
     expect(c.targets.map((t) => [t.name, t.kind, t.target])).toEqual([
-      ['gw1', 'gateway', 'http://10.0.0.5:8081'],
-      ['ingest', 'http', 'http://10.0.0.6:8082/readyz'],
+      ['gw1', 'gateway', 'http://10.0.0.5:8082'],
+      ['ingest', 'http', 'http://10.0.0.6:8081/readyz'],
       ['nats:10.0.0.7:4222', 'nats', 'nats://10.0.0.7:4222'],
       ['redis:10.0.0.8:6379', 'redis', 'redis://:secret@10.0.0.8:6379'],
       ['lb', 'nginx', 'http://10.0.0.9/api/healthz'],
@@ -138,5 +140,40 @@ describe('monitor configuration', () => {
     expect(fails({ MONITOR_CONFIG: '/m.json' }, { '/m.json': '{ nope' })).toMatch(/MONITOR_CONFIG is not valid JSON/)
     expect(fails({ MONITOR_CONFIG: '/missing.json' })).toMatch(/MONITOR_CONFIG cannot be read \(\/missing.json\): ENOENT/)
     expect(fails({})).toMatch(/no targets/)
+  })
+})
+
+// The README's monitor table is generated from monitorSpec: what it says must be what the monitor does.
+describe('monitor variable descriptions', () => {
+  const example = (describe: string) => /e\.g\. `?([^`\s)]+)/.exec(describe)?.[1] ?? ''
+
+  it("the MONITOR_TARGETS example is a valid target list naming a gateway on the gateway's default port", () => {
+    const c = loadMonitorConfig({ MONITOR_TARGETS: example(monitorSpec.MONITOR_TARGETS.describe) })
+    const gw = c.targets.find((t) => t.kind === 'gateway')
+    expect(gw).toBeDefined()
+    expect(new URL(gw!.target).port).toBe(gatewaySpec.PORT.defaultText)
+  })
+
+  it("the MONITOR_CANARY_URL example is on ingest's default port", () => {
+    expect(new URL(example(monitorSpec.MONITOR_CANARY_URL.describe)).port).toBe(ingestSpec.PORT.defaultText)
+  })
+
+  it('NATS_URL and REDIS_URL say what the monitor does with them (watch, discover, keep state), not an in-memory fallback', () => {
+    for (const f of [monitorSpec.NATS_URL, monitorSpec.REDIS_URL]) {
+      expect(f.describe).not.toMatch(/in-memory/)
+      expect(f.describe).toMatch(/watched/)
+    }
+    expect(monitorSpec.REDIS_URL.describe).toMatch(/discovered.*alert state/)
+    // Unset, nothing is watched and the alert state is in memory.
+    const c = loadMonitorConfig({ MONITOR_TARGETS: 'http://127.0.0.1:1/readyz' })
+    expect(c.targets.map((t) => t.kind)).toEqual(['http'])
+    expect(c.stateRedisUrl).toBeUndefined()
+    expect(c.discovery).toBeUndefined()
+  })
+
+  it('unset MONITOR_PRESENCE_PREFIX is listed with the prefix it falls back to', () => {
+    const c = loadMonitorConfig({ REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: 'xy' })
+    expect(c.discovery?.presencePrefix).toBe('xy:presence')
+    expect(monitorSpec.MONITOR_PRESENCE_PREFIX.defaultText).toBe('`<REDIS_PREFIX>:presence`')
   })
 })

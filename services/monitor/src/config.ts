@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
-import { bool, ConfigError, commonSpec, type Field, int, loadConfig, optionalStr, str, urls } from '@touchline/config'
+import { baseSpec, bool, ConfigError, type Field, int, loadConfig, optionalStr, str, urls } from '@touchline/config'
 import type { CanaryConfig } from './checks/canary.ts'
 import { type AnyKind, TARGET_KINDS, type TargetKind, type TargetSpec } from './types.ts'
 
@@ -55,15 +55,27 @@ export function defaultTimeout(intervalMs: number): number {
 
 export const monitorSpec = {
   PORT: int({ default: 8090, min: 0, max: 65535, describe: 'port of /status, /healthz, /readyz, /metrics' }),
-  HOST: commonSpec.HOST,
-  LOG_LEVEL: commonSpec.LOG_LEVEL,
-  NATS_URL: commonSpec.NATS_URL,
-  REDIS_URL: commonSpec.REDIS_URL,
-  REDIS_PREFIX: commonSpec.REDIS_PREFIX,
-  SHUTDOWN_GRACE_MS: commonSpec.SHUTDOWN_GRACE_MS,
+  HOST: baseSpec.HOST,
+  LOG_LEVEL: baseSpec.LOG_LEVEL,
+  // The services' NATS_URL and REDIS_URL, parsed the same way, but the monitor has no bus and no
+  // presence of its own: it watches these servers (and reads presence to find the gateways), so an
+  // unset one is simply not watched, never an in-memory stand-in.
+  NATS_URL: {
+    ...baseSpec.NATS_URL,
+    describe:
+      'the NATS servers the services use, comma-separated: each is watched as a `nats` target (with MONITOR_AUTO_TARGETS); unset = not watched (the monitor has no bus)',
+  },
+  REDIS_URL: {
+    ...baseSpec.REDIS_URL,
+    describe:
+      'the Redis the services use: watched as the `redis` target (with MONITOR_AUTO_TARGETS), where gateways are discovered (MONITOR_DISCOVERY) and where alert state is kept (unless MONITOR_REDIS_URL); unset = none of these, alert state in memory',
+  },
+  REDIS_PREFIX: baseSpec.REDIS_PREFIX,
+  SHUTDOWN_GRACE_MS: baseSpec.SHUTDOWN_GRACE_MS,
   MONITOR_CONFIG: optionalStr({ describe: 'path of a JSON configuration file (targets, channels, timings); see README' }),
   MONITOR_TARGETS: optionalStr({
-    describe: 'compact target list, comma- or space-separated `[name=][kind+]url` (see README), e.g. `gw1=gateway+http://10.0.0.5:8081`',
+    // A gateway listens on 8082 by default (ingest on 8081); config.test.ts parses this example.
+    describe: 'compact target list, comma- or space-separated `[name=][kind+]url` (see README), e.g. `gw1=gateway+http://10.0.0.5:8082`',
   }),
   MONITOR_AUTO_TARGETS: bool({ default: true, describe: 'also watch NATS_URL (as `nats`) and REDIS_URL (as `redis`) when set' }),
   MONITOR_INTERVAL_MS: optInt({ min: 10, max: 3_600_000, describe: 'time between two checks of a target', defaultText: '2000' }),
@@ -133,7 +145,11 @@ export const monitorSpec = {
     describe: 'Redis for the alert state (no repeat alert after a restart); default REDIS_URL; unset = memory',
   }),
   MONITOR_DISCOVERY: bool({ default: true, describe: 'watch gateways found in presence (needs REDIS_URL)' }),
-  MONITOR_PRESENCE_PREFIX: optionalStr({ describe: 'presence key prefix the gateways use', pattern: /^[^{}\s]{1,64}$/ }),
+  MONITOR_PRESENCE_PREFIX: {
+    ...optionalStr({ describe: 'presence key prefix, if the gateways use another one than their default', pattern: /^[^{}\s]{1,64}$/ }),
+    // Unset is not "none": loadMonitorConfig falls back to the gateways' own prefix.
+    defaultText: '`<REDIS_PREFIX>:presence`',
+  },
   MONITOR_LOST_RETAIN_MS: int({
     default: 900_000,
     min: 0,
