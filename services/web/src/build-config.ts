@@ -15,11 +15,20 @@ export const pages = {
   status: 'status.html',
 } as const
 
-/** Where a `vite dev` server sends what the pages call (the embedded process on 8080 by default). */
-const backend = process.env.TOUCHLINE_DEV_BACKEND ?? 'http://127.0.0.1:8080'
-const monitor = process.env.TOUCHLINE_DEV_MONITOR ?? 'http://127.0.0.1:9100'
+/**
+ * The monitor's default PORT (`monitorSpec.PORT` in services/monitor/src/config.ts). Written out
+ * rather than imported, so that building the pages does not load the monitor; build-config.test.ts
+ * fails when the two disagree.
+ */
+export const MONITOR_DEFAULT_PORT = 8090
 
-export function viteConfig(outDir: string = distDir): UserConfig {
+/**
+ * `env` says where a `vite dev` server sends what the pages call: TOUCHLINE_DEV_BACKEND (default
+ * the embedded process on 8080) and TOUCHLINE_DEV_MONITOR (default a monitor on its own default port).
+ */
+export function viteConfig(outDir: string = distDir, env: NodeJS.ProcessEnv = process.env): UserConfig {
+  const backend = env.TOUCHLINE_DEV_BACKEND ?? 'http://127.0.0.1:8080'
+  const monitor = env.TOUCHLINE_DEV_MONITOR ?? `http://127.0.0.1:${MONITOR_DEFAULT_PORT}`
   return {
     root: webDir,
     base: '/',
