@@ -4,9 +4,10 @@
  * - Config from the environment (config.ts, `gatewaySpec`); NATS_URL set → NatsBus, else the
  *   in-memory bus; REDIS_URL set → Redis presence and the shared Redis chat rate limiter, else
  *   in-memory ones.
- * - Bad config, or NATS unreachable at start: one line on stderr naming the variable, exit 78.
- *   Redis unreachable at start is not fatal: events flow, presence reports `degraded` and resyncs
- *   when Redis answers.
+ * - Bad config, NATS unreachable at start, or Redis not answering within 1 s at start with
+ *   REDIS_AT_START=require (the default, so a wrong REDIS_URL shows at once): one line on stderr
+ *   naming the variable, exit 78. With REDIS_AT_START=degrade a missing Redis is not fatal: events
+ *   flow, presence reports `degraded` and resyncs when Redis answers.
  * - SIGTERM / SIGINT: drain — /readyz 503 at once, every socket closed with 1012 spread over
  *   DRAIN_SPREAD_MS, presence removed, then the bus, presence and limiter are closed and the
  *   process exits (SHUTDOWN_GRACE_MS at the latest).
@@ -38,7 +39,8 @@ async function main(): Promise<void> {
     rateLimiter: true,
     presenceTtlMs: cfg.PRESENCE_TTL_MS,
     presenceHeartbeatMs: cfg.PRESENCE_HEARTBEAT_MS,
-    // Redis is not on the delivery path: start within a second even when it is away.
+    // Redis is not on the delivery path: know within a second whether it answers (if not: exit 78,
+    // or with REDIS_AT_START=degrade start without it).
     redisConnectTimeoutMs: 1000,
     warn: {
       memoryBus: 'only events posted in this process are seen',
