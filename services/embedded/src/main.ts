@@ -9,7 +9,9 @@
  *   printed in the start-up banner with the URLs. A token secret is generated when unset.
  * - Bad configuration: one line on stderr naming the variable, exit 78.
  * - SIGTERM / SIGINT: drain (readyz 503, sockets closed with 1012, presence removed), close, exit.
- *   SIGHUP: reload API keys, gateway limits and the log level without dropping a socket.
+ *   SIGHUP: re-read the API keys of TOUCHLINE_API_KEYS_FILE and the banned-words list without
+ *   dropping a socket. Nothing else: a running process's environment cannot change, so limits,
+ *   TOUCHLINE_API_KEYS and LOG_LEVEL take a restart.
  */
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
@@ -163,17 +165,24 @@ async function main(): Promise<void> {
     drainingInfo: () => ({ connections: gateway.connections.size }),
     drain: () => gateway.drain().then(() => app.close()),
     reload: () => {
-      const next = loadEmbeddedConfig()
-      log.level = next.LOG_LEVEL
-      try {
-        const keys = resolveApiKeys(next)
-        if (keys.length > 0) ring.replace(keys)
-      } catch (err) {
-        log.error({ err: (err as Error).message }, 'SIGHUP: API keys not reloaded, keeping the current ones')
+      const file = cfg.TOUCHLINE_API_KEYS_FILE
+      if (file) {
+        // The start-up cfg: TOUCHLINE_API_KEYS as it was (it cannot have changed), the file read anew.
+        try {
+          const keys = resolveApiKeys(cfg)
+          // None at all would lock everyone out (the generated keys too): keep the current ones.
+          if (keys.length === 0) log.warn({ file }, 'SIGHUP: API keys not reloaded (the file holds no key), keeping the current ones')
+          else {
+            ring.replace(keys)
+            log.info({ file, keys: ring.size }, 'SIGHUP: API keys reloaded from TOUCHLINE_API_KEYS_FILE')
+          }
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'SIGHUP: API keys not reloaded, keeping the current ones')
+        }
       }
-      return gateway
-        .reload(settingsFromConfig(next))
-        .then(() => log.info('configuration reloaded (API keys, limits, log level, banned words)'))
+      // The gateway logs the outcome: "banned words loaded" (info), or a warning keeping the old list.
+      log.info('SIGHUP: reloading the banned-words list')
+      return gateway.reloadBannedWords()
     },
   })
 }

@@ -11,8 +11,9 @@
  * - SIGTERM / SIGINT: drain — /readyz 503 at once, every socket closed with 1012 spread over
  *   DRAIN_SPREAD_MS, presence removed, then the bus, presence and limiter are closed and the
  *   process exits (SHUTDOWN_GRACE_MS at the latest).
- * - SIGHUP: reload the limits from the environment, LOG_LEVEL and the banned-words list, without
- *   dropping a socket (WS_MAX_PAYLOAD_BYTES needs a restart).
+ * - SIGHUP: re-read the banned-words list (from the bus) without dropping a socket. Nothing else:
+ *   the gateway reads no file, and a running process's environment cannot change, so a new limit
+ *   or LOG_LEVEL takes a (rolling) restart.
  */
 import { hostname } from 'node:os'
 import { failStartup } from '@touchline/config'
@@ -81,10 +82,11 @@ async function main(): Promise<void> {
     drainingInfo: () => ({ connections: gateway.connections.size }),
     // drain() first (readyz 503, 1012 to every socket, presence leave), then close the server.
     drain: () => gateway.drain().then(() => app.close()),
+    // The gateway logs the outcome: "banned words loaded" (info, with the count), or a warning that
+    // keeps the previous list when the bus cannot be read.
     reload: () => {
-      const next = loadGatewayConfig()
-      log.level = next.LOG_LEVEL
-      return gateway.reload(settingsFromConfig(next)).then(() => log.info('configuration reloaded (limits, log level, banned words)'))
+      log.info('SIGHUP: reloading the banned-words list (limits and LOG_LEVEL are read at start only)')
+      return gateway.reloadBannedWords()
     },
   })
 }

@@ -7,9 +7,11 @@
  * - SIGTERM / SIGINT: close the app (new requests get 503 at once via return503OnClosing, /readyz
  *   turns 503, requests in flight finish), then close the bus (flushes) and presence; the process
  *   exits when its event loop is empty, or after SHUTDOWN_GRACE_MS at the latest.
- * - SIGHUP: re-read TOUCHLINE_API_KEYS_FILE (key rotation) and LOG_LEVEL without dropping a connection.
+ * - SIGHUP: re-read TOUCHLINE_API_KEYS_FILE (key rotation) without dropping a connection; a file
+ *   that cannot be read or parsed is logged and the current keys are kept. Nothing else: a running
+ *   process's environment cannot change, so TOUCHLINE_API_KEYS or LOG_LEVEL take a restart.
  */
-import { failStartup, resolveApiKeys } from '@touchline/config'
+import { type ApiKey, failStartup, resolveApiKeys } from '@touchline/config'
 import { configOrExit, connectBackends, createRegistry, handleSignals, tokenSecretOf } from '@touchline/runtime'
 import pino from 'pino'
 import { buildIngestApp } from './app.ts'
@@ -63,10 +65,21 @@ async function main(): Promise<void> {
     exitAfterMs: 1000,
     drain: () => app.close(),
     reload: () => {
-      const next = loadIngestConfig()
-      ring.replace(resolveApiKeys(next))
-      log.level = next.LOG_LEVEL
-      log.info({ keys: ring.size }, 'configuration reloaded (API keys file, log level)')
+      const file = cfg.TOUCHLINE_API_KEYS_FILE
+      if (!file) {
+        log.info('SIGHUP: nothing to reload (no TOUCHLINE_API_KEYS_FILE; the environment is read at start only)')
+        return
+      }
+      // The start-up cfg: TOUCHLINE_API_KEYS as it was (it cannot have changed), the file read anew.
+      let keys: ApiKey[]
+      try {
+        keys = resolveApiKeys(cfg)
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'SIGHUP: API keys not reloaded, keeping the current ones')
+        return
+      }
+      ring.replace(keys)
+      log.info({ file, keys: ring.size }, 'SIGHUP: API keys reloaded from TOUCHLINE_API_KEYS_FILE')
     },
   })
 }
