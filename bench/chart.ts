@@ -360,7 +360,7 @@ export async function main(argv: string[]): Promise<void> {
   writeFileSync(values.svg, renderChart([...points.values()]))
   process.stdout.write(`chart: ${values.svg} (${records.length} runs)\n`)
   if (values['no-doc']) return
-  const goals = checkGoals(points)
+  const goals = checkGoals(points, records)
   const svgRel = relative(dirname(values.doc), values.svg)
   const block = [
     START,

@@ -97,6 +97,8 @@ interface ScenarioFigures {
   connections: number
   matches: number
   accepted: number
+  /** open loop: requests scheduled inside the measuring window (all of them accepted = the offered rate was met) */
+  scheduled?: number
   acceptedPerSec: number
   non2xx: number
   errors: number
@@ -404,6 +406,7 @@ async function runScenario(
       connections,
       matches: matchIds.length,
       accepted,
+      scheduled: results.reduce((a, r) => a + r.scheduled, 0),
       acceptedPerSec: accepted / Math.max(...results.map((r) => r.elapsedSec)),
       non2xx: answered - accepted,
       errors: results.reduce((a, r) => a + r.errors, 0),
@@ -599,7 +602,14 @@ function report(o: IngestBenchOptions, figures: ScenarioFigures[]): BenchResult 
   }
   const notes: string[] = []
   for (const spread of figures.filter((f) => f.scenario === 'spread')) {
-    const met = spread.acceptedPerSec >= TARGET.eventsPerSec && spread.p99Ms < TARGET.p99Ms
+    // Open loop: the accepted rate is the offered one when every request scheduled in the window was
+    // accepted. accepted ÷ (window + the last answer's latency) reads a hair under the offered rate
+    // (4,99x/s at 5,000/s) even then; a server that falls behind shows in the p99 and in timeouts.
+    const rateMet =
+      spread.mode === 'open'
+        ? (spread.offeredPerSec ?? 0) >= TARGET.eventsPerSec && spread.scheduled !== undefined && spread.accepted >= spread.scheduled
+        : spread.acceptedPerSec >= TARGET.eventsPerSec
+    const met = rateMet && spread.p99Ms < TARGET.p99Ms
     const load = spread.mode === 'open' ? `open loop at ${spread.offeredPerSec}/s` : `closed loop, ${spread.connections} connections`
     notes.push(
       `target (≥ ${TARGET.eventsPerSec} events/s across ${spread.matches} matches with p99 < ${TARGET.p99Ms} ms), ${load}: ${met ? 'met' : 'NOT met'} — ${Math.round(spread.acceptedPerSec)} events/s, p99 ${spread.p99Ms} ms`,

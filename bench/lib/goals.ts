@@ -155,6 +155,42 @@ export function find(
   return best
 }
 
+/** How many of a configuration's newest runs a steady-rate latency target is judged on. */
+export const REPEATS = 5
+
+/**
+ * The newest (up to `REPEATS`) runs of one steady-rate configuration that measured every one of
+ * `targets` without error on an otherwise quiet machine, newest first. p99 at a steady rate moves
+ * from run to run by more than the targets' margins (Socket.IO's p99 at 5,000 × 10 ev/s has read
+ * 84, 88 and 289 ms on the same code), so those targets are judged on the median of the per-run
+ * ratios, never on whichever run happens to be the newest.
+ */
+export function repeatedRuns(
+  records: FanoutRecord[],
+  q: { connections: number; gateways: number; rate: number },
+  targets: readonly string[],
+): FanoutRecord[] {
+  return records
+    .filter((r) => {
+      const p = r.params
+      if (p.saturate || p.viaNginx || (p.chat ?? 0) !== 0) return false
+      if (p.connections !== q.connections || p.gateways !== q.gateways || p.rate !== q.rate) return false
+      return targets.every((t) => r.data.results.some((x) => x.target === t && !x.error)) && quietRecord(r)
+    })
+    .sort((a, b) => b.meta.startedAt.localeCompare(a.meta.startedAt))
+    .slice(0, REPEATS)
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
+}
+
+function resultOf(r: FanoutRecord, target: string): TargetResult {
+  return r.data.results.find((x) => x.target === target && !x.error) as TargetResult
+}
+
 export interface GoalCheck {
   goal: string
   status: 'met' | 'missed' | 'not measured'
@@ -186,7 +222,12 @@ function lossOf(r: TargetResult): string {
   return `gaps ${r.integrity.gaps}, missing ${r.integrity.missingAtEnd}, closed ${r.connections.closed}, failed ${r.connections.failed}`
 }
 
-export function checkGoals(points: Map<string, Point>): GoalCheck[] {
+/**
+ * The targets of issue #10 against the chosen runs (`points`). With `records` (every run read),
+ * the steady-rate latency targets are judged on the median over the configuration's newest quiet
+ * runs (`repeatedRuns`) once there are at least two of them.
+ */
+export function checkGoals(points: Map<string, Point>, records: FanoutRecord[] = []): GoalCheck[] {
   const goals: GoalCheck[] = []
   // 1. saturation, one gateway direct: ≥ 90 % of ws-prebuilt and above ws-send, at 1,000 and 10,000
   for (const n of [1000, 10000]) {
@@ -210,23 +251,52 @@ export function checkGoals(points: Map<string, Point>): GoalCheck[] {
   // 2. steady 5,000 × 10 ev/s: nothing dropped, p99 ≤ 1.2 × ws-send, < ½ Socket.IO
   {
     const q = { saturate: false, connections: 5000, gateways: 1, rate: 10 }
-    const tl = find(points, { ...q, target: 'touchline' })
-    const send = find(points, { ...q, target: 'ws-send' })
-    const sio = find(points, { ...q, target: 'socketio' })
     const goal = 'steady 5,000 × 10 ev/s: nothing dropped, p99 ≤ 1.2 × ws-send p99 and < ½ Socket.IO p99'
-    if (!tl || !send || !sio) goals.push({ goal, status: 'not measured', evidence: 'no steady run at 5,000 × 10/s with all three' })
-    else {
-      const p = tl.result.latency.p99
-      const ok =
-        clean(tl.result) && tl.result.delivered.ratio >= 0.9999 && p <= 1.2 * send.result.latency.p99 && p < 0.5 * sio.result.latency.p99
+    const runs = repeatedRuns(records, q, ['touchline', 'ws-send', 'socketio'])
+    if (runs.length >= 2) {
+      const rows = runs.map((r) => {
+        const tl = resultOf(r, 'touchline')
+        return {
+          r,
+          tl,
+          send: tl.latency.p99 / resultOf(r, 'ws-send').latency.p99,
+          sio: tl.latency.p99 / resultOf(r, 'socketio').latency.p99,
+        }
+      })
+      const mSend = median(rows.map((x) => x.send))
+      const mSio = median(rows.map((x) => x.sio))
+      const allDelivered = rows.every((x) => clean(x.tl) && x.tl.delivered.ratio >= 0.9999)
       goals.push({
         goal,
-        status: ok ? 'met' : 'missed',
+        status: allDelivered && mSend <= 1.2 && mSio < 0.5 ? 'met' : 'missed',
         evidence:
-          `p99 ${p} ms vs ws-send ${send.result.latency.p99} ms (${f2(p / send.result.latency.p99)}×) and Socket.IO ${sio.result.latency.p99} ms ` +
-          `(${f2(p / sio.result.latency.p99)}×); delivered ${f2(100 * tl.result.delivered.ratio)} %, gaps ${tl.result.integrity.gaps}, ` +
-          `closed ${tl.result.connections.closed} — ${tl.record.file}`,
+          `median of the newest ${rows.length} quiet runs: p99 ${f2(mSend)}× ws-send's and ${f2(mSio)}× Socket.IO's; ` +
+          `nothing dropped in ${rows.filter((x) => clean(x.tl) && x.tl.delivered.ratio >= 0.9999).length} of ${rows.length}. Per run, touchline / ws-send / Socket.IO p99 ms: ` +
+          rows
+            .map(
+              (x) =>
+                `${x.tl.latency.p99} / ${resultOf(x.r, 'ws-send').latency.p99} / ${resultOf(x.r, 'socketio').latency.p99} (${f2(x.send)}×, ${f2(x.sio)}×) ${x.r.file}`,
+            )
+            .join('; '),
       })
+    } else {
+      const tl = find(points, { ...q, target: 'touchline' })
+      const send = find(points, { ...q, target: 'ws-send' })
+      const sio = find(points, { ...q, target: 'socketio' })
+      if (!tl || !send || !sio) goals.push({ goal, status: 'not measured', evidence: 'no steady run at 5,000 × 10/s with all three' })
+      else {
+        const p = tl.result.latency.p99
+        const ok =
+          clean(tl.result) && tl.result.delivered.ratio >= 0.9999 && p <= 1.2 * send.result.latency.p99 && p < 0.5 * sio.result.latency.p99
+        goals.push({
+          goal,
+          status: ok ? 'met' : 'missed',
+          evidence:
+            `one run: p99 ${p} ms vs ws-send ${send.result.latency.p99} ms (${f2(p / send.result.latency.p99)}×) and Socket.IO ${sio.result.latency.p99} ms ` +
+            `(${f2(p / sio.result.latency.p99)}×); delivered ${f2(100 * tl.result.delivered.ratio)} %, gaps ${tl.result.integrity.gaps}, ` +
+            `closed ${tl.result.connections.closed} — ${tl.record.file}`,
+        })
+      }
     }
   }
   // 3. two gateways, 10,000, saturation: ≥ 1.5 × Socket.IO
