@@ -52,6 +52,15 @@ busContract(async ({ retention }) => {
   }
 })
 
+/**
+ * Wait until the match's board has folded `seq`. Once the events stream is gone the board is the
+ * only record of how far a match's seqs went, and it is written after appendEvent resolves (within
+ * boardIntervalMs): the stream-deletion tests delete only after it caught up, so they check the
+ * position cache (ABA) and the re-creation, not a deletion inside that moment (docs: bus README).
+ */
+async function boardCaughtUp(bus: NatsBus, matchId: string, seq: number): Promise<void> {
+  await vi.waitFor(async () => expect((await bus.getMatch(matchId))?.board.seq).toBe(seq), { timeout: 5000, interval: 20 })
+}
 describe('NatsBus on a real nats-server', () => {
   it('reads near the end of a long log in a few round trips', async () => {
     const prefix = freshPrefix()
@@ -320,6 +329,7 @@ describe('NatsBus on a real nats-server', () => {
       for (let i = 0; i < 3; i++) await bus.appendEvent('gone', { kind: 'commentary', data: { i } })
       const before = await bus.logPosition('gone')
       const jsm = await jetstreamManager(admin)
+      await boardCaughtUp(bus, 'gone', 3)
       await jsm.streams.delete(bus.names.eventsStream)
       const r = await bus.appendEvent('gone', { kind: 'commentary', data: { i: 3 } })
       expect(r.event.seq).toBe(4)
@@ -331,6 +341,7 @@ describe('NatsBus on a real nats-server', () => {
       // Re-created by another instance: this one continues the seqs and notices the new epoch.
       const other = await open({ prefix })
       try {
+        await boardCaughtUp(bus, 'gone', 4)
         await jsm.streams.delete(bus.names.eventsStream)
         expect((await other.appendEvent('gone', { kind: 'commentary', data: { i: 4 } })).event.seq).toBe(5)
         expect((await bus.appendEvent('gone', { kind: 'commentary', data: { i: 5 } })).event.seq).toBe(6)
@@ -370,9 +381,11 @@ describe('NatsBus on a real nats-server', () => {
         // Each time, bus's last append sits at the stream seq where other's last append lands in
         // the re-created stream: a cached position would pass the server's check (ABA).
         expect((await bus.appendEvent('aba', { kind: 'commentary', data: { i: 0 } })).event.seq).toBe(1)
+        await boardCaughtUp(bus, 'aba', 1)
         await jsm.streams.delete(bus.names.eventsStream)
         expect((await other.appendEvent('aba', { kind: 'commentary', data: { i: 1 } })).event.seq).toBe(2)
         expect((await bus.appendEvent('aba', { kind: 'commentary', data: { i: 2 } })).event.seq).toBe(3)
+        await boardCaughtUp(bus, 'aba', 3)
         await jsm.streams.delete(bus.names.eventsStream)
         expect((await other.appendEvent('aba', { kind: 'commentary', data: { i: 3 } })).event.seq).toBe(4)
         expect((await other.appendEvent('aba', { kind: 'commentary', data: { i: 4 } })).event.seq).toBe(5)
