@@ -46,7 +46,9 @@ export interface CloseCode {
 
 /**
  * WebSocket close codes. 1000–1003 and 1008/1009 mean "do not retry the same thing";
- * 1012/1013 mean "reconnect after a short random delay and resume with `since`".
+ * 1012/1013 mean "reconnect after a short random delay and resume with `since`". 1001 goes to a
+ * peer that missed a pong, just before the gateway terminates its socket: only a peer that is
+ * alive but slow receives it, and it reconnects like after 1013.
  */
 export const CLOSE = {
   normal: { code: 1000, reason: 'bye', reconnect: false },

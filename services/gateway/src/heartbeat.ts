@@ -1,7 +1,8 @@
 /**
  * WebSocket-level heartbeat (ws README, "How to detect and close broken connections"): one timer
  * per node; every `intervalMs` each connection that answered the previous ping is pinged again,
- * and one that did not is terminated. Any frame from the client also counts as a sign of life.
+ * and one that did not is sent close 1001 (`CLOSE.heartbeat`) and terminated at once. Any frame
+ * from the client also counts as a sign of life.
  *
  * A round goes through the connections in chunks of HEARTBEAT_CHUNK, one chunk per event-loop
  * turn (setImmediate): pinging 5,000 sockets in one go is 5,000 socket writes (~30 ms) during
@@ -9,12 +10,16 @@
  * plain ws server (bench, 5,000 × 10 events/s). A chunk is ~3 ms; a round still pings everyone
  * within a few ms, so the liveness rule (answer within one interval) is unchanged.
  */
+import { CLOSE } from '@touchline/protocol'
 
 export const HEARTBEAT_CHUNK = 500
 export interface Beating {
   /** Set by the connection on pong (and on any message). */
   alive: boolean
   ping(): void
+  /** Send a close frame (the closing handshake is not waited for here). */
+  close(code: number, reason: string): void
+  /** Destroy the socket now. */
   terminate(): void
 }
 
@@ -72,6 +77,13 @@ export class Heartbeat {
       const b = next.value
       if (!b.alive) {
         this.#onDead(b)
+        // The close frame first: a peer that is alive but slow (a throttled background tab) learns
+        // why and reconnects with `since` (1001 says reconnect). Then terminate at once: a dead
+        // peer never answers the closing handshake, and waiting for it would hold the socket for
+        // ws's 30 s close timeout.
+        try {
+          b.close(CLOSE.heartbeat.code, CLOSE.heartbeat.reason)
+        } catch {}
         try {
           b.terminate()
         } catch {}
