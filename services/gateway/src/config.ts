@@ -106,7 +106,11 @@ export const gatewaySpec = {
   NODE_URL: optionalStr({ pattern: /^https?:\/\/\S+$/, describe: 'where this node is reachable; default http://HOST:PORT' }),
   NATS_TIMEOUT_MS: ms(2000, 'upper bound of one bus call (log reads, chat appends)', 100),
   PRESENCE_TTL_MS: ms(6000, 'a node silent for this long drops out of online counts (Redis presence)', 1000),
-  WS_HEARTBEAT_MS: ms(defaultGatewaySettings.heartbeatMs, 'WebSocket ping interval; a peer missing a pong is sent close 1001 and terminated', 100),
+  WS_HEARTBEAT_MS: ms(
+    defaultGatewaySettings.heartbeatMs,
+    'WebSocket ping interval; a peer missing a pong is sent close 1001 and terminated',
+    100,
+  ),
   WS_MAX_PAYLOAD_BYTES: n(
     defaultGatewaySettings.maxPayloadBytes,
     'largest client frame; larger ones close with 1009',
