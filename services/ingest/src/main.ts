@@ -4,12 +4,14 @@
  * in-memory), listens, and shuts down gracefully.
  *
  * - Bad config, or NATS unreachable at start: one line on stderr naming the variable, exit 78.
- * - SIGTERM / SIGINT: close the app (new requests get 503 at once via return503OnClosing, /readyz
- *   turns 503, requests in flight finish), then close the bus (flushes) and presence; the process
- *   exits when its event loop is empty, or after SHUTDOWN_GRACE_MS at the latest.
+ * - SIGTERM / SIGINT: close the app (a request that still arrives gets 503 `unavailable` with
+ *   Connection: close, /readyz turns 503 draining, requests in flight finish: app.ts), then close the
+ *   bus (flushes) and presence; the process exits when its event loop is empty, or after
+ *   SHUTDOWN_GRACE_MS at the latest.
  * - SIGHUP: re-read TOUCHLINE_API_KEYS_FILE (key rotation) without dropping a connection; a file
- *   that cannot be read or parsed is logged and the current keys are kept. Nothing else: a running
- *   process's environment cannot change, so TOUCHLINE_API_KEYS or LOG_LEVEL take a restart.
+ *   that cannot be read or parsed, or holds no key, is logged and the current keys are kept.
+ *   Nothing else: a running process's environment cannot change, so TOUCHLINE_API_KEYS or
+ *   LOG_LEVEL take a restart.
  */
 import { type ApiKey, failStartup, resolveApiKeys } from '@touchline/config'
 import { configOrExit, connectBackends, createRegistry, handleSignals, tokenSecretOf } from '@touchline/runtime'
@@ -76,6 +78,12 @@ async function main(): Promise<void> {
         keys = resolveApiKeys(cfg)
       } catch (err) {
         log.warn({ err: (err as Error).message }, 'SIGHUP: API keys not reloaded, keeping the current ones')
+        return
+      }
+      // An empty file is far more likely a rotation caught half-written than a wish to lock every
+      // commentator out: keep the current keys (as the embedded mode does).
+      if (keys.length === 0) {
+        log.warn({ file }, 'SIGHUP: API keys not reloaded (the file holds no key), keeping the current ones')
         return
       }
       ring.replace(keys)

@@ -35,4 +35,10 @@ it('rotates API keys from TOUCHLINE_API_KEYS_FILE on SIGHUP, keeping connections
   ingest.proc.child.kill('SIGHUP')
   await waitFor('the reload error to be logged', () => (ingest.output().includes('not reloaded') ? true : undefined), 5000)
   expect(await create('new-admin-key-2', 'm-still')).toBe(201)
+
+  // A file caught empty (a rotation half-written) keeps the current keys too: nobody is locked out.
+  writeFileSync(file, '# rotating…\n')
+  ingest.proc.child.kill('SIGHUP')
+  await waitFor('the empty file to be logged', () => (ingest.output().includes('holds no key') ? true : undefined), 5000)
+  expect(await create('new-admin-key-2', 'm-still-2')).toBe(201)
 })
