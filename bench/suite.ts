@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util'
  * Chat limits for the chat-heavy run: 100 msgs/s over the default ⌈2 × 100⌉ = 200 chatters is
  * 30 messages per chatter per minute, exactly the gateway's default CHAT_CONN_PER_MIN (burst 5)
  * and under CHAT_USER_PER_MIN 40; any jitter would refuse some. The run measures fan-out, not rate
- * limiting, so both limits get 20× headroom (the chart reports chat refused; it must stay 0).
+ * limiting, so both limits get 20× headroom (rate-limit refusals must stay 0: see goals.ts throttledShare).
  */
 export const CHAT_HEAVY_GATEWAY_ENV = 'CHAT_CONN_PER_MIN=600,CHAT_CONN_BURST=60,CHAT_USER_PER_MIN=600,CHAT_USER_BURST=60'
 

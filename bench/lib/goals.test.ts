@@ -175,6 +175,29 @@ describe('chat-heavy', () => {
     expect(g.evidence).toContain('refused 5.00 %')
   })
 
+  it('counts only rate-limit refusals as throttling when the run kept refusals per code', () => {
+    const delivered = 'chat-heavy (5,000 spectators, 10 ev/s + 100 chat/s, 1 gateway): delivered'
+    const withCodes = (codes: Record<string, number>) => {
+      const r = chatRun({ tl: 400, nc: 100 })
+      const nc = r.data.results[1] as TargetResult
+      const total = Object.values(codes).reduce((a, b) => a + b, 0)
+      nc.gatewayCounters = {
+        window: nc.gatewayCounters?.window ?? {},
+        run: {
+          touchline_gateway_chat_refused_total: total,
+          ...Object.fromEntries(Object.entries(codes).map(([c, v]) => [`touchline_gateway_chat_refused_total{code="${c}"}`, v])),
+        },
+      }
+      return goal([r], delivered)
+    }
+    // a variant too busy to store chat in time refused it: its own result, the run still compares
+    const busy = withCodes({ unavailable: 136 })
+    expect(busy.status).toBe('met')
+    expect(busy.evidence).toContain('chat refused 0 vs unavailable 136')
+    // the chatters were throttled: nothing to compare
+    expect(withCodes({ unavailable: 100, rate_limited: 50 }).status).toBe('not measured')
+  })
+
   it('holds events to 1.2 × the event p99 of the variant that holds nothing back', () => {
     const held = 'chat-heavy (5,000 spectators, 10 ev/s + 100 chat/s, 1 gateway): match events'
     expect(goal([chatRun({ tl: 1, nc: 1, tlP99: 60, ncP99: 50 })], held).status).toBe('met')
@@ -223,7 +246,7 @@ describe('chat-heavy', () => {
 })
 
 describe('gateway counters from /metrics', () => {
-  it('sums each wanted counter over its label sets and skips the rest', () => {
+  it('sums each wanted counter over its label sets (chat refusals also per code) and skips the rest', () => {
     const text = [
       '# HELP touchline_gateway_chat_refused_total chat messages refused',
       '# TYPE touchline_gateway_chat_refused_total counter',
@@ -235,6 +258,8 @@ describe('gateway counters from /metrics', () => {
     ].join('\n')
     expect(parseCounters(text)).toEqual({
       touchline_gateway_chat_refused_total: 5,
+      'touchline_gateway_chat_refused_total{code="rate_limited"}': 3,
+      'touchline_gateway_chat_refused_total{code="too_long"}': 2,
       touchline_gateway_socket_writes_total: 1234,
       touchline_gateway_frames_sent_total: 2000,
     })

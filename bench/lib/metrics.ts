@@ -21,8 +21,16 @@ export const GATEWAY_COUNTERS = [
 export type Counters = Record<string, number>
 
 /**
+ * Counters also kept per label set, as `name{labels}` next to the sum: why chat was refused
+ * (`rate_limited` means the bench's chatters were throttled and the run compares nothing;
+ * `unavailable` is a gateway too busy to store chat within its timeout, part of its result).
+ */
+export const BY_LABEL = new Set<string>(['touchline_gateway_chat_refused_total'])
+
+/**
  * Sums the samples of each wanted metric over all its label sets, from the Prometheus text format
- * (`name{labels} value [timestamp]`, `#` lines are comments).
+ * (`name{labels} value [timestamp]`, `#` lines are comments); the metrics in BY_LABEL also per
+ * label set.
  */
 export function parseCounters(text: string, names: readonly string[] = GATEWAY_COUNTERS): Counters {
   const wanted = new Set(names)
@@ -36,10 +44,16 @@ export function parseCounters(text: string, names: readonly string[] = GATEWAY_C
     const nameEnd = brace >= 0 && brace < space ? brace : space
     const name = line.slice(0, nameEnd)
     if (!wanted.has(name)) continue
-    const rest = brace >= 0 && brace < space ? line.slice(line.lastIndexOf('}') + 1) : line.slice(space)
+    const labelled = brace >= 0 && brace < space
+    const close = line.lastIndexOf('}')
+    const rest = labelled ? line.slice(close + 1) : line.slice(space)
     const value = Number(rest.trim().split(/\s+/)[0])
     if (!Number.isFinite(value)) continue
     out[name] = (out[name] ?? 0) + value
+    if (labelled && BY_LABEL.has(name)) {
+      const key = line.slice(0, close + 1)
+      out[key] = (out[key] ?? 0) + value
+    }
   }
   return out
 }
