@@ -1,4 +1,5 @@
 import { jetstreamManager } from '@nats-io/jetstream'
+import { Kvm } from '@nats-io/kv'
 import { connect } from '@nats-io/transport-node'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -6,6 +7,7 @@ import { freePort, startNats, startProcess, tempDir, waitFor, canConnect, type N
 import { newIdempotencyKey } from '@touchline/protocol'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { busContract } from './contract.ts'
+import { eventFingerprint } from './util.ts'
 import { BusUnavailableError, IdempotencyConflictError } from './errors.ts'
 import { cheapRequestCleanup, coalesceWrites, connectNatsBus, type NatsBus, type NatsBusOptions } from './nats.ts'
 import type { Bus, MatchMeta } from './types.ts'
@@ -269,6 +271,31 @@ describe('NatsBus on a real nats-server', () => {
       )
       expect(retry).toMatchObject({ duplicate: true, event: { seq: first.event.seq, data: { score: { home: 1, away: 0 } } } })
       expect((await again.logPosition('idem')).lastSeq).toBe(1)
+      // The same key with a different event, after the window: the record (a digest of the first
+      // event's fingerprint, not the event again) still tells them apart.
+      await expect(
+        again.appendEvent('idem', { kind: 'goal', data: { score: { home: 2, away: 0 } } }, { idempotencyKey: 'late-retry' }),
+      ).rejects.toBeInstanceOf(IdempotencyConflictError)
+      const nc = await connect({ servers: [server.url] })
+      try {
+        const kv = await new Kvm(nc).open(again.names.idempotencyBucket)
+        const keys: string[] = []
+        for await (const k of await kv.keys()) keys.push(k)
+        expect(keys).toHaveLength(1)
+        const key = keys[0] as string
+        const rec = (await kv.get(key))?.json<{ fp: string }>()
+        expect(rec?.fp).toMatch(/^[A-Za-z0-9_-]{43}$/)
+        // A record written before the digest (its fp the fingerprint JSON itself) still answers.
+        await kv.put(key, JSON.stringify({ ...rec, fp: eventFingerprint('goal', { score: { home: 1, away: 0 } }) }))
+        const old = await again.appendEvent(
+          'idem',
+          { kind: 'goal', data: { score: { home: 1, away: 0 } } },
+          { idempotencyKey: 'late-retry' },
+        )
+        expect(old).toMatchObject({ duplicate: true, event: { seq: first.event.seq } })
+      } finally {
+        await nc.close()
+      }
     } finally {
       await again.close()
     }
