@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { type ApiKey, failStartup, resolveApiKeys } from '@touchline/config'
 import { defaultNodeId, settingsFromConfig } from '@touchline/gateway'
-import { keyRing } from '@touchline/ingest'
+import { keyRing, reloadApiKeysFile } from '@touchline/ingest'
 import { configOrExit, connectBackends, createRegistry, handleSignals, tokenSecretOf } from '@touchline/runtime'
 import { ensureWebBuilt } from '@touchline/web'
 import pino from 'pino'
@@ -165,21 +165,7 @@ async function main(): Promise<void> {
     drainingInfo: () => ({ connections: gateway.connections.size }),
     drain: () => gateway.drain().then(() => app.close()),
     reload: () => {
-      const file = cfg.TOUCHLINE_API_KEYS_FILE
-      if (file) {
-        // The start-up cfg: TOUCHLINE_API_KEYS as it was (it cannot have changed), the file read anew.
-        try {
-          const keys = resolveApiKeys(cfg)
-          // None at all would lock everyone out (the generated keys too): keep the current ones.
-          if (keys.length === 0) log.warn({ file }, 'SIGHUP: API keys not reloaded (the file holds no key), keeping the current ones')
-          else {
-            ring.replace(keys)
-            log.info({ file, keys: ring.size }, 'SIGHUP: API keys reloaded from TOUCHLINE_API_KEYS_FILE')
-          }
-        } catch (err) {
-          log.warn({ err: (err as Error).message }, 'SIGHUP: API keys not reloaded, keeping the current ones')
-        }
-      }
+      reloadApiKeysFile(cfg, ring, log)
       // The gateway logs the outcome: "banned words loaded" (info), or a warning keeping the old list.
       log.info('SIGHUP: reloading the banned-words list')
       return gateway.reloadBannedWords()

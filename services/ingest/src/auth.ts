@@ -7,8 +7,8 @@
  * and also create matches and moderate (chat deletion, mutes, banned words).
  */
 import { hash, timingSafeEqual } from 'node:crypto'
-import type { ApiKey } from '@touchline/config'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import { type ApiKey, resolveApiKeys } from '@touchline/config'
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { apiError } from './errors.ts'
 
 export type Role = ApiKey['role']
@@ -54,6 +54,38 @@ export function keyRing(keys: readonly ApiKey[]): KeyRing {
       return found
     },
   }
+}
+
+/**
+ * SIGHUP key rotation (ingest and the embedded mode): re-read TOUCHLINE_API_KEYS_FILE, with
+ * TOUCHLINE_API_KEYS as it was at start (a running process's environment cannot change), into
+ * `ring`. A file that cannot be read or parsed, or that holds no key at all, keeps the current
+ * keys with a warning: an empty file is far more likely a rotation caught half-written than a wish
+ * to lock every commentator out. Never throws.
+ */
+export function reloadApiKeysFile(
+  cfg: { TOUCHLINE_API_KEYS?: ApiKey[] | undefined; TOUCHLINE_API_KEYS_FILE?: string | undefined },
+  ring: KeyRing,
+  log: Pick<FastifyBaseLogger, 'info' | 'warn'>,
+): void {
+  const file = cfg.TOUCHLINE_API_KEYS_FILE
+  if (!file) {
+    log.info('SIGHUP: no TOUCHLINE_API_KEYS_FILE, API keys unchanged (the environment is read at start only)')
+    return
+  }
+  let keys: ApiKey[]
+  try {
+    keys = resolveApiKeys(cfg)
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'SIGHUP: API keys not reloaded, keeping the current ones')
+    return
+  }
+  if (keys.length === 0) {
+    log.warn({ file }, 'SIGHUP: API keys not reloaded (the file holds no key), keeping the current ones')
+    return
+  }
+  ring.replace(keys)
+  log.info({ file, keys: ring.size }, 'SIGHUP: API keys reloaded from TOUCHLINE_API_KEYS_FILE')
 }
 
 /** Route config: the least role a route needs. */

@@ -13,11 +13,11 @@
  *   Nothing else: a running process's environment cannot change, so TOUCHLINE_API_KEYS or
  *   LOG_LEVEL take a restart.
  */
-import { type ApiKey, failStartup, resolveApiKeys } from '@touchline/config'
+import { failStartup, resolveApiKeys } from '@touchline/config'
 import { configOrExit, connectBackends, createRegistry, handleSignals, tokenSecretOf } from '@touchline/runtime'
 import pino from 'pino'
 import { buildIngestApp } from './app.ts'
-import { keyRing } from './auth.ts'
+import { keyRing, reloadApiKeysFile } from './auth.ts'
 import { loadIngestConfig, trustProxyOf } from './config.ts'
 
 async function main(): Promise<void> {
@@ -66,29 +66,7 @@ async function main(): Promise<void> {
     // Exit once the loop is empty; if a stray handle keeps it alive, go anyway shortly after.
     exitAfterMs: 1000,
     drain: () => app.close(),
-    reload: () => {
-      const file = cfg.TOUCHLINE_API_KEYS_FILE
-      if (!file) {
-        log.info('SIGHUP: nothing to reload (no TOUCHLINE_API_KEYS_FILE; the environment is read at start only)')
-        return
-      }
-      // The start-up cfg: TOUCHLINE_API_KEYS as it was (it cannot have changed), the file read anew.
-      let keys: ApiKey[]
-      try {
-        keys = resolveApiKeys(cfg)
-      } catch (err) {
-        log.warn({ err: (err as Error).message }, 'SIGHUP: API keys not reloaded, keeping the current ones')
-        return
-      }
-      // An empty file is far more likely a rotation caught half-written than a wish to lock every
-      // commentator out: keep the current keys (as the embedded mode does).
-      if (keys.length === 0) {
-        log.warn({ file }, 'SIGHUP: API keys not reloaded (the file holds no key), keeping the current ones')
-        return
-      }
-      ring.replace(keys)
-      log.info({ file, keys: ring.size }, 'SIGHUP: API keys reloaded from TOUCHLINE_API_KEYS_FILE')
-    },
+    reload: () => reloadApiKeysFile(cfg, ring, log),
   })
 }
 
