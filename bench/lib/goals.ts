@@ -181,7 +181,7 @@ export function repeatedRuns(
     .slice(0, REPEATS)
 }
 
-export function median(xs: number[]): number {
+function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2
@@ -265,13 +265,13 @@ export function checkGoals(points: Map<string, Point>, records: FanoutRecord[] =
       })
       const mSend = median(rows.map((x) => x.send))
       const mSio = median(rows.map((x) => x.sio))
-      const allDelivered = rows.every((x) => clean(x.tl) && x.tl.delivered.ratio >= 0.9999)
+      const allDelivered = rows.every((x) => delivered(x.tl))
       goals.push({
         goal,
         status: allDelivered && mSend <= 1.2 && mSio < 0.5 ? 'met' : 'missed',
         evidence:
           `median of the newest ${rows.length} quiet runs: p99 ${f2(mSend)}× ws-send's and ${f2(mSio)}× Socket.IO's; ` +
-          `nothing dropped in ${rows.filter((x) => clean(x.tl) && x.tl.delivered.ratio >= 0.9999).length} of ${rows.length}. Per run, touchline / ws-send / Socket.IO p99 ms: ` +
+          `nothing dropped in ${rows.filter((x) => delivered(x.tl)).length} of ${rows.length}. Per run, touchline / ws-send / Socket.IO p99 ms: ` +
           rows
             .map(
               (x) =>
@@ -286,8 +286,7 @@ export function checkGoals(points: Map<string, Point>, records: FanoutRecord[] =
       if (!tl || !send || !sio) goals.push({ goal, status: 'not measured', evidence: 'no steady run at 5,000 × 10/s with all three' })
       else {
         const p = tl.result.latency.p99
-        const ok =
-          clean(tl.result) && tl.result.delivered.ratio >= 0.9999 && p <= 1.2 * send.result.latency.p99 && p < 0.5 * sio.result.latency.p99
+        const ok = delivered(tl.result) && p <= 1.2 * send.result.latency.p99 && p < 0.5 * sio.result.latency.p99
         goals.push({
           goal,
           status: ok ? 'met' : 'missed',
@@ -404,20 +403,20 @@ export function checkGoals(points: Map<string, Point>, records: FanoutRecord[] =
 /** The chat-heavy configuration of issue #10: 5,000 spectators, 10 events/s and 100 chat messages/s, one gateway. */
 export const CHAT_HEAVY = { saturate: false, connections: 5000, gateways: 1, rate: 10, chat: 100 } as const
 
+const REFUSED = 'touchline_gateway_chat_refused_total'
+
 /**
  * Chat refused by the gateways' rate limits over the run, as a share of chat sent: the chatters
  * must not be throttled, or the run measures the limits, not fan-out. Refusals for other reasons
  * (`unavailable`: a gateway too busy to store chat within its timeout) are that target's own
  * result. Results from before the counter was kept per code count every refusal.
  */
-export function throttledShare(r: TargetResult): number {
+function throttledShare(r: TargetResult): number {
   const run = r.gatewayCounters?.run ?? {}
   const byCode = Object.keys(run).some((k) => k.startsWith(`${REFUSED}{`))
   const refused = byCode ? (run[`${REFUSED}{code="rate_limited"}`] ?? 0) : (run[REFUSED] ?? 0)
   return r.chat.sent > 0 ? refused / r.chat.sent : 0
 }
-
-const REFUSED = 'touchline_gateway_chat_refused_total'
 
 /** `rate_limited 3, unavailable 40` from the per-code counters of a run, or the total. */
 function refusalsOf(r: TargetResult): string {
