@@ -115,3 +115,40 @@ describe('bench fanout (smoke)', () => {
     }
   }, 90_000)
 })
+
+describe('bench broker (smoke)', () => {
+  it('appends straight to NATS in both modes: every scheduled append acknowledged, figures reported', async () => {
+    const dir = mkdtempSync(join(out, 'broker-'))
+    const { code, stdout, stderr } = await runBench([
+      'broker',
+      '--rate',
+      '200',
+      '--duration',
+      '1',
+      '--warmup',
+      '0.5',
+      '--matches',
+      '3',
+      '--out',
+      dir,
+    ])
+    expect(code, stderr.slice(-2000)).toBe(0)
+    const file = readdirSync(dir).find((f) => f.endsWith('-broker.json'))
+    expect(file).toBeDefined()
+    const record = JSON.parse(readFileSync(join(dir, file as string), 'utf8')) as {
+      data: Array<{ mode: string; scheduled: number; acked: number; errors: number; worstByHalfSecond: number[] }>
+    }
+    expect(record.data.map((r) => r.mode)).toEqual(['jetstream', 'bus'])
+    for (const r of record.data) {
+      expect(r.scheduled).toBe(200)
+      expect(r.acked).toBe(r.scheduled)
+      expect(r.errors).toBe(0)
+      expect(r.worstByHalfSecond.length).toBeGreaterThan(0)
+    }
+    for (const label of ['acked/s', 'p99', 'client CPU %', 'NATS CPU %', 'client GC pauses']) expect(stdout).toContain(label)
+    // a bad flag is refused before anything starts
+    const bad = await runBench(['broker', '--modes', 'kafka', '--out', dir])
+    expect(bad.code).not.toBe(0)
+    expect(bad.stderr).toContain('unknown mode kafka')
+  }, 60_000)
+})

@@ -15,6 +15,7 @@ import { busyOthers, systemInfo } from './lib/sys.ts'
 const SCENARIOS: Record<string, string> = {
   fanout: './fanout.ts',
   ingest: './ingest.ts',
+  broker: './broker.ts',
   presence: './presence.ts',
   chart: './chart.ts',
   profile: './profile.ts',
