@@ -18,6 +18,7 @@
  *   24 h, checked first, so a retry after the window or a restart still gets the first event.
  *   The check is skipped for a UUIDv7 key made within the window (it cannot repeat anything
  *   older): one request per post fewer for clients that make such keys (the console does).
+ *   The bucket can be bounded in bytes too (`idempotencyMaxBytes`): then its oldest records go.
  * - After the ack the same bytes go to core `<p>.live.ev.<matchId>`; subscribers that see a seq
  *   jump fill it with readEvents.
  * - readEvents finds the first wanted message by interpolation/binary search over stream seqs
@@ -97,6 +98,15 @@ export interface NatsBusOptions {
   retention?: RetentionOptions
   /** JetStream duplicate window for idempotency keys, in ms (default 2 minutes). */
   duplicateWindowMs?: number
+  /**
+   * Size bound of the idempotency bucket, in bytes, besides its age (25 h); -1 = age only. When
+   * the bucket reaches it, its oldest records are dropped, never a new one refused (see
+   * #boundIdempotency). Unset: this bus leaves the bucket's limits as they are (a bucket it
+   * creates has none), so that a process that writes no records (a gateway) never undoes what
+   * ingest set. The services pass IDEMPOTENCY_MAX_BYTES (packages/config, default 512 MiB). Every
+   * process that sets it on one prefix must set the same value (each rewrites it at start).
+   */
+  idempotencyMaxBytes?: number
   /** Stream and bucket replicas in a JetStream cluster (default 1). */
   replicas?: number
   /** Connection name shown by the server. */
@@ -126,6 +136,10 @@ const CACHE_MAX = 10_000
 type Pos = { streamSeq: number; seq: number }
 
 export async function connectNatsBus(options: NatsBusOptions): Promise<NatsBus> {
+  const bound = options.idempotencyMaxBytes
+  if (bound !== undefined && !(bound === -1 || (Number.isSafeInteger(bound) && bound > 0))) {
+    throw new RangeError(`idempotencyMaxBytes must be -1 (age only) or a positive whole number of bytes, got ${bound}`)
+  }
   const timeoutMs = options.timeoutMs ?? 3000
   let nc: NatsConnection
   try {
@@ -170,6 +184,7 @@ export class NatsBus implements Bus {
   readonly #timeoutMs: number
   readonly #retention: Required<RetentionOptions>
   readonly #dupWindowMs: number
+  readonly #idemMaxBytes: number | undefined
   /** The duplicate window a UUIDv7 key's age is compared with: ours, or the stream's if smaller (see #checkStreams). */
   #freshKeyWindowMs: number
   readonly #replicas: number
@@ -209,6 +224,7 @@ export class NatsBus implements Bus {
     this.#timeoutMs = options.timeoutMs ?? 3000
     this.#retention = { ...DEFAULT_RETENTION, ...options.retention }
     this.#dupWindowMs = options.duplicateWindowMs ?? 120_000
+    this.#idemMaxBytes = options.idempotencyMaxBytes
     this.#freshKeyWindowMs = this.#dupWindowMs
     this.#replicas = options.replicas ?? 1
     this.#boardIntervalMs = Math.max(0, options.boardIntervalMs ?? 100)
@@ -380,11 +396,54 @@ export class NatsBus implements Bus {
     const base = { history: 1, storage: StorageType.File, replicas: this.#replicas, timeout: this.#timeoutMs }
     const [matches, idem, mutes, settings] = await Promise.all([
       kvm.create(n.matchesBucket, base),
-      kvm.create(n.idempotencyBucket, { ...base, ttl: IDEMPOTENCY_TTL_MS + 3600_000 }),
+      this.#openIdempotency(kvm, base),
       kvm.create(n.mutesBucket, { ...base, ttl: LIMITS.muteMaxSeconds * 1000 + 3600_000 }),
       kvm.create(n.settingsBucket, base),
     ])
     this.#kv = { matches, idem, mutes, settings }
+  }
+
+  /**
+   * The idempotency bucket: records kept 25 h and, with idempotencyMaxBytes, at most that many
+   * bytes of them. A new bucket is created with the bound (nats.js `Kvm.create` leaves an existing
+   * one as it is), then #boundIdempotency makes the discard policy `old`.
+   */
+  async #openIdempotency(kvm: Kvm, base: Parameters<Kvm['create']>[1]): Promise<KV> {
+    const bound = this.#idemMaxBytes
+    const bucket = this.names.idempotencyBucket
+    try {
+      const kv = await kvm.create(bucket, {
+        ...base,
+        ttl: IDEMPOTENCY_TTL_MS + 3600_000,
+        ...(bound && bound > 0 ? { max_bytes: bound } : {}),
+      })
+      if (bound !== undefined) await this.#boundIdempotency(bound)
+      return kv
+    } catch (err) {
+      // nats-server sets a stream's max_bytes aside from the store's max_file_store when the
+      // stream is created or updated, and refuses when the streams' bounds together exceed it.
+      if (bound !== undefined && isApiError(err, STORAGE_RESOURCES_EXCEEDED)) throw new IdempotencyBoundError(bucket, bound, err)
+      throw err
+    }
+  }
+
+  /**
+   * Makes the idempotency bucket's stream keep at most `bound` bytes (-1: no bound) by dropping its
+   * OLDEST records: `max_bytes` = bound and `discard: old`. nats.js makes KV streams with
+   * `discard: new`, under which a full bucket refuses every new record — silently, as records are
+   * published without an ack (#afterAppend) — so the newest posts, the ones a client is most likely
+   * to retry, would lose their protection, while an old record is the one least likely to be
+   * needed. Only those two fields change (a bucket made by an older version, age-bounded only
+   * with discard new, is fixed up here at start); the rest of its configuration is left as it is.
+   * nats-server 2.9.10 accepts both changes on an existing stream and trims a stream that is over
+   * a lowered bound at once (idempotency-bound.int.test.ts).
+   */
+  async #boundIdempotency(bound: number): Promise<void> {
+    const stream = `KV_${this.names.idempotencyBucket}`
+    const { config } = await this.#jsm.streams.info(stream)
+    if (config.max_bytes === bound && config.discard === DiscardPolicy.Old) return
+    // streams.update reads the current configuration and sends it back with these two changed.
+    await this.#jsm.streams.update(stream, { max_bytes: bound, discard: DiscardPolicy.Old })
   }
 
   /** Create the stream, or update it to these limits; returns its creation time (the epoch). */
@@ -1355,7 +1414,26 @@ function isMissingStream(err: unknown): boolean {
   return name === 'JetStreamNotEnabled' || name === 'NoRespondersError' || /no responders/i.test(String((err as Error)?.message))
 }
 
-const DOMAIN_ERRORS = [BusUnavailableError, UnknownMatchError, MatchExistsError, IdempotencyConflictError]
+/** nats-server's JSStorageResourcesExceededErr ("insufficient storage resources available"). */
+const STORAGE_RESOURCES_EXCEEDED = 10047
+
+/**
+ * nats-server refused the idempotency bucket's size bound: the streams' max_bytes together would
+ * exceed the JetStream store (`max_file_store`). A configuration problem, not an outage.
+ */
+export class IdempotencyBoundError extends Error {
+  override name = 'IdempotencyBoundError'
+  readonly maxBytes: number
+  constructor(bucket: string, maxBytes: number, cause: unknown) {
+    super(
+      `nats-server refused to bound the idempotency bucket ${bucket} to ${maxBytes} bytes: it sets every stream's max_bytes aside from its JetStream store (max_file_store), and not that much is left (${(cause as Error).message})`,
+      { cause },
+    )
+    this.maxBytes = maxBytes
+  }
+}
+
+const DOMAIN_ERRORS = [BusUnavailableError, UnknownMatchError, MatchExistsError, IdempotencyConflictError, IdempotencyBoundError]
 
 /** Errors thrown by a caller's callback (updateMatch's updater): passed on unchanged. */
 const callerErrors = new WeakSet<object>()

@@ -21,9 +21,29 @@ export const baseSpec = {
 } as const
 
 /**
- * What only the HTTP API (ingest, and the embedded mode that contains it) reads: the API keys and
- * whose X-Forwarded-For to trust. A gateway has no API keys and no per-address limits, so it does
- * not declare them (a variable it declared but ignored would be listed as its own).
+ * IDEMPOTENCY_MAX_BYTES: -1, or a byte count from 1 MiB (a value meant in MiB, "512", would hold
+ * not even one record). Default 512 MiB: a record is the event's frame plus ~135 bytes (623 for a
+ * 355-character commentary, docs/operations.md "Sizing the NATS store"), ~750 bytes on disk with
+ * its subject and the store's per-message overhead, so 512 MiB holds ~715,000 records: every key
+ * for its full 25 h up to ~8 keyed posts/s sustained, the last 2 hours of keys at 100 posts/s —
+ * far beyond JetStream's 2-minute window, in which retries come. nats-server sets a stream's
+ * max_bytes aside from its max_file_store, so the default must fit small stores too (the local
+ * stack's 4 GB; the testkit's 2 GB, on which the benchmarks run two prefixes side by side).
+ */
+const idemBytes = int({
+  default: 512 * 1024 * 1024,
+  min: -1,
+  max: Number.MAX_SAFE_INTEGER,
+  describe:
+    'bytes of idempotency-key records kept in NATS (KV bucket `tl_idempotency` with the default prefix; 25 h; default 512 MiB); when full the oldest go, and their keys lose the 24-hour protection (a retry within 2 minutes is still caught); -1 = age only; nats-server sets it aside from its max_file_store',
+})
+const IDEM_MIN_BYTES = 1024 * 1024
+
+/**
+ * What only the HTTP API (ingest, and the embedded mode that contains it) reads: the API keys,
+ * whose X-Forwarded-For to trust and the bound of the idempotency records its posts write. A
+ * gateway has no API keys, no per-address limits and writes no records, so it does not declare
+ * them (a variable it declared but ignored would be listed as its own).
  */
 export const apiSpec = {
   TOUCHLINE_API_KEYS: apiKeys({ describe: 'comma-separated role:key pairs (admin, commentator)' }),
@@ -31,6 +51,14 @@ export const apiSpec = {
     describe: 'file with one role:key per line (# comments); read at start and again on SIGHUP, so keys rotate without a restart',
   }),
   TRUST_PROXY: optionalStr({ describe: 'addresses whose X-Forwarded-For is trusted (e.g. 127.0.0.1)' }),
+  IDEMPOTENCY_MAX_BYTES: {
+    ...idemBytes,
+    parse(raw: string | undefined): number {
+      const n = idemBytes.parse(raw)
+      if (n !== -1 && n < IDEM_MIN_BYTES) throw new Error(`must be -1 (age only) or at least ${IDEM_MIN_BYTES} bytes (1 MiB), got ${n}`)
+      return n
+    },
+  },
 } as const
 
 /** `baseSpec` plus `apiSpec`: ingest's common variables. */

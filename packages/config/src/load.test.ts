@@ -21,6 +21,10 @@ describe('loadConfig', () => {
     [{ TOUCHLINE_API_KEYS: 'root:abcdefgh' }, /^TOUCHLINE_API_KEYS entry 1 must be admin:<key>/],
     [{ TOUCHLINE_API_KEYS: 'admin:short' }, /shorter than 8/],
     [{ LOG_LEVEL: 'loud' }, /^LOG_LEVEL must be one of/],
+    [{ IDEMPOTENCY_MAX_BYTES: '1GiB' }, /^IDEMPOTENCY_MAX_BYTES must be a whole number, got "1GiB"/],
+    [{ IDEMPOTENCY_MAX_BYTES: '512' }, /^IDEMPOTENCY_MAX_BYTES must be -1 \(age only\) or at least 1048576 bytes \(1 MiB\), got 512/],
+    [{ IDEMPOTENCY_MAX_BYTES: '0' }, /^IDEMPOTENCY_MAX_BYTES must be -1 \(age only\) or at least 1048576/],
+    [{ IDEMPOTENCY_MAX_BYTES: '-2' }, /^IDEMPOTENCY_MAX_BYTES must be at least -1, got -2/],
   ])('refuses %j with a message naming the variable', (env, message) => {
     try {
       loadConfig(spec, env)
@@ -30,6 +34,13 @@ describe('loadConfig', () => {
       expect((err as Error).message).toMatch(message)
       expect((err as Error).message).not.toContain('\n')
     }
+  })
+
+  it('IDEMPOTENCY_MAX_BYTES: 512 MiB by default, -1 (age only) or a byte count from 1 MiB', () => {
+    expect(loadConfig(spec, {}).IDEMPOTENCY_MAX_BYTES).toBe(512 * 1024 * 1024)
+    expect(loadConfig(spec, { IDEMPOTENCY_MAX_BYTES: '-1' }).IDEMPOTENCY_MAX_BYTES).toBe(-1)
+    expect(loadConfig(spec, { IDEMPOTENCY_MAX_BYTES: ' 1048576 ' }).IDEMPOTENCY_MAX_BYTES).toBe(1024 * 1024)
+    expect(loadConfig(spec, { IDEMPOTENCY_MAX_BYTES: '4294967296' }).IDEMPOTENCY_MAX_BYTES).toBe(4 * 1024 ** 3)
   })
 
   it('reports every bad variable at once', () => {

@@ -4,7 +4,8 @@
  * the service asks for one), else the in-memory ones. Nothing below a service's main knows which.
  *
  * - NATS unreachable at start rejects with an error naming NATS_URL (mains pass it to
- *   `failStartup`: one line, exit 78). Nothing is left open.
+ *   `failStartup`: one line, exit 78). Nothing is left open. The same for an
+ *   IDEMPOTENCY_MAX_BYTES that nats-server cannot set aside in its store, naming that variable.
  * - Redis unreachable at start (within the connect timeout): with REDIS_AT_START=require (the
  *   default) it rejects with an error naming REDIS_URL, like NATS — a wrong URL shows at once;
  *   with REDIS_AT_START=degrade the stores come back `degraded`, keep reconnecting, and a warning
@@ -26,6 +27,11 @@ export interface BackendConfig {
   REDIS_PREFIX: string
   /** Default 'require'. */
   REDIS_AT_START?: 'require' | 'degrade'
+  /**
+   * Size bound of the idempotency bucket (ingest and embedded: `apiSpec`). Unset (a gateway) leaves
+   * the bucket's bound as it is, so a gateway never undoes what ingest set.
+   */
+  IDEMPOTENCY_MAX_BYTES?: number | undefined
 }
 
 export interface BackendOptions {
@@ -81,9 +87,23 @@ async function connectBus(cfg: BackendConfig, log: Logger, options: BackendOptio
     if (options.warn?.memoryBus) log.warn(`NATS_URL is unset: using the in-memory bus (${options.warn.memoryBus})`)
     return new MemoryBus()
   }
+  const bound = cfg.IDEMPOTENCY_MAX_BYTES
   try {
-    return await connectNatsBus({ servers: cfg.NATS_URL, prefix: cfg.NATS_PREFIX, timeoutMs: cfg.NATS_TIMEOUT_MS, name: options.natsName })
+    return await connectNatsBus({
+      servers: cfg.NATS_URL,
+      prefix: cfg.NATS_PREFIX,
+      timeoutMs: cfg.NATS_TIMEOUT_MS,
+      name: options.natsName,
+      ...(bound === undefined ? {} : { idempotencyMaxBytes: bound }),
+    })
   } catch (err) {
+    // NATS answered but would not set the bound aside (the bus's IdempotencyBoundError, told by
+    // its name: the package exports only the errors callers meet at run time).
+    if ((err as Error).name === 'IdempotencyBoundError') {
+      throw new Error(
+        `IDEMPOTENCY_MAX_BYTES (${bound}) does not fit the JetStream store of NATS_URL (${cfg.NATS_URL.join(',')}): lower it, or raise the server's max_file_store; ${(err as Error).message}`,
+      )
+    }
     throw new Error(`NATS_URL (${cfg.NATS_URL.join(',')}) is not reachable: ${(err as Error).message}`)
   }
 }
