@@ -1,5 +1,5 @@
 export type * from './types.ts'
 export { BusUnavailableError, UnknownMatchError, MatchExistsError, IdempotencyConflictError } from './errors.ts'
 export { MemoryBus, type MemoryBusOptions } from './memory.ts'
-export { NatsBus, connectNatsBus, type NatsBusOptions } from './nats.ts'
+export { NatsBus, connectNatsBus, IdempotencyBoundError, type NatsBusOptions } from './nats.ts'
 export { matchView } from './view.ts'

@@ -13,7 +13,7 @@
  * - A service says in `warn` what the in-memory or degraded choice means for it; a note it leaves
  *   out is a warning it does not log (the embedded mode is meant to run in memory).
  */
-import { type Bus, connectNatsBus, MemoryBus } from '@touchline/bus'
+import { type Bus, connectNatsBus, IdempotencyBoundError, MemoryBus } from '@touchline/bus'
 import { connectRedisPresence, MemoryPresence, type PresenceStore } from '@touchline/presence'
 import { connectRedisRateLimiter, MemoryRateLimiter, type RateLimiter } from '@touchline/ratelimit'
 import type { Logger } from 'pino'
@@ -97,9 +97,8 @@ async function connectBus(cfg: BackendConfig, log: Logger, options: BackendOptio
       ...(bound === undefined ? {} : { idempotencyMaxBytes: bound }),
     })
   } catch (err) {
-    // NATS answered but would not set the bound aside (the bus's IdempotencyBoundError, told by
-    // its name: the package exports only the errors callers meet at run time).
-    if ((err as Error).name === 'IdempotencyBoundError') {
+    // NATS answered but would not set the bound aside: a configuration problem, not an outage.
+    if (err instanceof IdempotencyBoundError) {
       throw new Error(
         `IDEMPOTENCY_MAX_BYTES (${bound}) does not fit the JetStream store of NATS_URL (${cfg.NATS_URL.join(',')}): lower it, or raise the server's max_file_store; ${(err as Error).message}`,
       )
