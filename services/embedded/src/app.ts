@@ -7,7 +7,7 @@
 import fastifyStatic from '@fastify/static'
 import type { Bus } from '@touchline/bus'
 import { Gateway, type GatewayDeps, type GatewaySettings, gatewayPlugin } from '@touchline/gateway'
-import { type IngestDeps, ingestPlugin, type KeyRing } from '@touchline/ingest'
+import { closingGuard, type IngestDeps, ingestPlugin, type KeyRing } from '@touchline/ingest'
 import type { PresenceStore } from '@touchline/presence'
 import type { RateLimiter } from '@touchline/ratelimit'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify'
@@ -55,6 +55,15 @@ const CSP = [
   "form-action 'self'",
 ].join('; ')
 
+/** The gateway's health routes: they answer for themselves while closing (readyz `draining`). */
+const ROOT_HEALTH = new Set(['/healthz', '/readyz', '/metrics'])
+const API = '/api'
+
+/** Whether a URL is the ingest plugin's (its routes, and its 404 for any other `/api…` path). */
+function underApi(url: string): boolean {
+  return url.startsWith(API) && (url.length === API.length || url[API.length] === '/' || url[API.length] === '?')
+}
+
 export async function buildEmbeddedApp(deps: EmbeddedDeps): Promise<EmbeddedApp> {
   const logger = deps.logger ?? false
   const app = Fastify({
@@ -62,9 +71,30 @@ export async function buildEmbeddedApp(deps: EmbeddedDeps): Promise<EmbeddedApp>
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: deps.trustProxy ?? false,
     bodyLimit: LIMITS.apiBodyMaxBytes,
-    return503OnClosing: true,
+    // Off: the closing guard below answers the API's 503, with a `code`, while the app closes.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   }) as unknown as FastifyInstance
+
+  // While closing, a request that still arrives (on a connection that was busy when the close
+  // began, or pipelined behind one) gets the API's 503 `unavailable` with `Connection: close`: the
+  // pages, unknown paths, and the upgrades the gateway hands to fastify (/ws while draining), which
+  // the gateway ends once the answer is written. Added before the plugins, so it runs first on
+  // their routes too (before @fastify/websocket takes an upgrade); the root's preClose runs before
+  // theirs (the gateway's drain among them). Under /api ingest answers for itself with the same
+  // hook from its own preClose on (its 503, its health routes draining).
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook(
+    'onRequest',
+    closingGuard({
+      isClosing: () => closing,
+      answersItself: (request) => ROOT_HEALTH.has(request.routeOptions.url ?? '') || underApi(request.url),
+      message: 'this touchline process is shutting down: nothing was done, retry',
+    }),
+  )
 
   const gatewayDeps: GatewayDeps = {
     bus: deps.bus,
@@ -92,7 +122,7 @@ export async function buildEmbeddedApp(deps: EmbeddedDeps): Promise<EmbeddedApp>
     ...(deps.viewerTokenTtlSec ? { viewerTokenTtlSec: deps.viewerTokenTtlSec } : {}),
     ...(deps.viewerTokenRateLimit ? { viewerTokenRateLimit: deps.viewerTokenRateLimit } : {}),
   }
-  await app.register(ingestPlugin as unknown as FastifyPluginAsync<IngestDeps>, { prefix: '/api', ...ingestDeps })
+  await app.register(ingestPlugin as unknown as FastifyPluginAsync<IngestDeps>, { prefix: API, ...ingestDeps })
 
   if (deps.webRoot) {
     await app.register(fastifyStatic, {

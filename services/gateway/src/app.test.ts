@@ -2,8 +2,9 @@ import { MemoryBus } from '@touchline/bus'
 import { MemoryPresence } from '@touchline/presence'
 import { MemoryRateLimiter } from '@touchline/ratelimit'
 import { signViewerToken } from '@touchline/tokens'
+import { type AddressInfo, connect } from 'node:net'
 import type { FastifyInstance } from 'fastify'
-import { Registry } from 'prom-client'
+import { Gauge, Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
 import { buildGatewayApp } from './app.ts'
 import type { GatewaySettings } from './config.ts'
@@ -356,5 +357,112 @@ describe('gateway over a real socket', () => {
     )
     const nodes = await s.presence.liveNodes()
     expect(nodes.map((n) => n.nodeId)).toEqual(['gw-test'])
+  })
+})
+
+describe('standalone gateway: a request that reaches it while it closes', () => {
+  const apps: FastifyInstance[] = []
+  afterEach(async () => {
+    // A test that failed half-way leaves its app open.
+    await Promise.allSettled(apps.splice(0).map((a) => a.close()))
+  })
+
+  /**
+   * A GET /metrics held (a collector waits) on one keep-alive connection, the app closed, then
+   * `late` on that connection: pipelined behind /metrics, or once its answer has arrived (`after`,
+   * as a client reusing an idle connection). Resolves with every answer as raw HTTP once the server
+   * has ended the connection and the app has closed: neither may hang.
+   */
+  async function requestWhileClosing(late: string, when: 'pipelined' | 'after' = 'pipelined'): Promise<string[]> {
+    let release: () => void = () => {}
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    let entered: () => void = () => {}
+    const held = new Promise<void>((r) => {
+      entered = r
+    })
+    const registry = new Registry()
+    new Gauge({
+      name: 'test_held',
+      help: 'holds /metrics until released',
+      registers: [registry],
+      async collect() {
+        entered()
+        await gate
+      },
+    })
+    const deps: GatewayDeps = {
+      bus: new MemoryBus(),
+      presence: new MemoryPresence(),
+      rateLimiter: new MemoryRateLimiter(),
+      nodeId: 'gw-closing',
+      tokenSecret: SECRET,
+      registry,
+      settings: { drainSpreadMs: 20, drainGraceMs: 100 },
+    }
+    const app = await buildGatewayApp(deps)
+    apps.push(app)
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = app.server.address() as AddressInfo
+    const sock = connect(port, '127.0.0.1')
+    let raw = ''
+    let firstAnswered: () => void = () => {}
+    const first = new Promise<void>((r) => {
+      firstAnswered = r
+    })
+    sock.setEncoding('utf8').on('data', (d: string) => {
+      raw += d
+      if (raw.includes('test_held')) firstAnswered()
+    })
+    sock.on('error', () => {})
+    const ended = new Promise<void>((r) => sock.on('close', () => r()))
+    sock.write('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n')
+    await held
+    const closed = app.close()
+    // The server stops listening once every preClose hook has run: from then on the app is closing.
+    await expect.poll(() => app.server.listening).toBe(false)
+    if (when === 'pipelined') sock.write(late)
+    release()
+    if (when === 'after') {
+      await first
+      sock.write(late)
+    }
+    await ended
+    await closed
+    return raw.split(/(?=HTTP\/1\.1 )/)
+  }
+  const get = (path: string, headers = '') => `GET ${path} HTTP/1.1\r\nhost: x\r\n${headers}\r\n`
+  const upgrade = (path: string) =>
+    get(path, 'connection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n')
+  const status = (answer: string | undefined) => answer?.slice(9, 12)
+  const json = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
+
+  function expectUnavailable(answer: string | undefined): void {
+    expect(status(answer)).toBe('503')
+    expect(answer).toMatch(/\r\nconnection: close\r\n/i)
+    expect(answer).toMatch(/\r\nretry-after: 1\r\n/i)
+    expect(answer).toMatch(/\r\ncontent-type: application\/json/i)
+    expect(json(answer!)).toEqual({ code: 'unavailable', message: expect.stringContaining('shutting down') })
+  }
+
+  it('an unknown path, a plain GET /ws and an upgrade to /ws answer 503 unavailable with Connection: close', async () => {
+    for (const late of [get('/nope'), get('/ws'), upgrade('/ws?match=m1'), upgrade('/nope')]) {
+      const answers = await requestWhileClosing(late)
+      expect(answers.map(status), late).toEqual(['200', '503'])
+      expectUnavailable(answers[1])
+    }
+    const after = await requestWhileClosing(upgrade('/ws'), 'after')
+    expect(after.map(status)).toEqual(['200', '503'])
+    expectUnavailable(after[1])
+  })
+
+  it('the health routes answer for themselves: /readyz 503 draining, /healthz and /metrics 200', async () => {
+    const ready = await requestWhileClosing(get('/readyz'))
+    expect([status(ready[1]), json(ready[1]!).status]).toEqual(['503', 'draining'])
+    const live = await requestWhileClosing(get('/healthz'))
+    expect([status(live[1]), json(live[1]!).status]).toEqual(['200', 'ok'])
+    const metrics = await requestWhileClosing(get('/metrics'))
+    expect(status(metrics[1])).toBe('200')
   })
 })

@@ -18,6 +18,7 @@ import { type Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import websocket from '@fastify/websocket'
+import { API_ERRORS, type ApiError } from '@touchline/protocol'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
@@ -109,7 +110,8 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayPluginOptions> = async (ap
   })
 
   // Left on the server after close, like @fastify/websocket's own listener: a late upgrade then
-  // goes to fastify (draining), which answers 503 while it closes.
+  // goes to fastify (draining), where the app answers 503 while it closes (an onRequest hook in
+  // buildGatewayApp and the embedded mode; fastify's return503OnClosing in an app without one).
   app.server.on(
     'upgrade',
     upgradeListener({
@@ -157,13 +159,47 @@ export interface BuildGatewayOptions {
   gateway?: Gateway
 }
 
+const HEALTH = new Set(['/healthz', '/readyz', '/metrics'])
+const SHUTTING_DOWN = JSON.stringify({
+  code: 'unavailable',
+  message: 'this gateway is shutting down: nothing was done, retry',
+} satisfies ApiError)
+
+/**
+ * While the app closes, a request that still arrives (on a connection that was busy when the close
+ * began, or pipelined behind one) gets the API's 503: `code` unavailable, `Retry-After: 1`,
+ * `Connection: close`; fastify's own (return503OnClosing) had no `code`. That is an unknown path,
+ * a plain GET /ws, and an upgrade handed to fastify (/ws while draining, any other path), which
+ * `endAfterResponse` then ends. Added before the plugin, so it runs first on its routes too (before
+ * @fastify/websocket takes an upgrade). The health routes answer for themselves (readyz
+ * `draining`). ingest's `closingGuard` answers the same; the gateway does not depend on ingest.
+ */
+function unavailableWhileClosing(app: FastifyInstance): void {
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!closing || HEALTH.has(request.routeOptions.url ?? '')) return done()
+    void reply
+      .code(API_ERRORS.unavailable)
+      .header('connection', 'close')
+      .header('retry-after', '1')
+      .type('application/json; charset=utf-8')
+      .send(SHUTTING_DOWN)
+  })
+}
+
 /** A fastify app with only the gateway, not yet listening. */
 export async function buildGatewayApp(deps: GatewayDeps, options: BuildGatewayOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(options.logger ? { loggerInstance: options.logger as FastifyBaseLogger } : { logger: false }),
     // Per-request lines would log every upgrade and health probe.
     logController: new LogController({ disableRequestLogging: true }),
+    // Off: unavailableWhileClosing answers with a `code` (and lets the health routes answer).
+    return503OnClosing: false,
   }) as unknown as FastifyInstance
+  unavailableWhileClosing(app)
   await app.register(gatewayPlugin, { ...deps, ...(options.gateway ? { gateway: options.gateway } : {}) })
   return app
 }

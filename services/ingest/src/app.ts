@@ -20,7 +20,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServ
 import { keyRing } from './auth.ts'
 import type { IngestContext, IngestDeps } from './context.ts'
 import { registerDocs } from './docs.ts'
-import { apiError, errorHandler } from './errors.ts'
+import { apiError, closingGuard, errorHandler } from './errors.ts'
 import { ingestMetrics } from './metrics.ts'
 import { healthRoutes } from './routes/health.ts'
 import { readRoutes } from './routes/reads.ts'
@@ -68,21 +68,16 @@ export const ingestPlugin: FastifyPluginAsyncTypebox<IngestDeps> = async (app, d
   app.addHook('preClose', async () => {
     closing = true
   })
-  // While closing, a request that still reaches this replica (on a connection that was busy when
-  // the close began, or pipelined behind one) gets the API's own 503: `code` unavailable, nothing
-  // done, retry; `Connection: close` so the client's next try opens a connection elsewhere.
-  // fastify's return503OnClosing answered a body without `code` before any hook ran. The health
-  // routes answer for themselves (draining).
+  // While closing, every route but the health routes (draining) answers the API's 503 (errors.ts).
   const health = new Set(['/healthz', '/readyz', '/metrics'].map((p) => `${mount}${p}`))
-  app.addHook('onRequest', (request, reply, done) => {
-    if (!closing || health.has(request.routeOptions.url ?? '')) return done()
-    void reply
-      .code(503)
-      .header('connection', 'close')
-      .header('retry-after', '1')
-      .type('application/json; charset=utf-8')
-      .send({ code: 'unavailable', message: 'this ingest replica is shutting down: nothing was done, retry' })
-  })
+  app.addHook(
+    'onRequest',
+    closingGuard({
+      isClosing: () => closing,
+      answersItself: (request) => health.has(request.routeOptions.url ?? ''),
+      message: 'this ingest replica is shutting down: nothing was done, retry',
+    }),
+  )
 
   const { requests, requestSeconds } = ctx.metrics
   app.addHook('onResponse', async (request, reply) => {
@@ -131,7 +126,7 @@ export function buildIngestApp(deps: IngestDeps, opts: BuildOptions = {}) {
     ...(isInstance ? { loggerInstance: logger as FastifyBaseLogger } : { logger: logger as FastifyServerOptions['logger'] }),
     trustProxy: opts.trustProxy ?? false,
     bodyLimit: LIMITS.apiBodyMaxBytes,
-    // Off: the plugin's own onRequest hook answers 503 with a `code` while closing (see above).
+    // Off: the plugin's own onRequest hook answers 503 with a `code` while closing (closingGuard).
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     logController: new QuietRequests(),
