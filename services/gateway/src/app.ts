@@ -18,7 +18,7 @@ import { type Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import websocket from '@fastify/websocket'
-import { API_ERRORS, type ApiError } from '@touchline/protocol'
+import { closingGuard } from '@touchline/runtime'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
@@ -160,34 +160,29 @@ export interface BuildGatewayOptions {
 }
 
 const HEALTH = new Set(['/healthz', '/readyz', '/metrics'])
-const SHUTTING_DOWN = JSON.stringify({
-  code: 'unavailable',
-  message: 'this gateway is shutting down: nothing was done, retry',
-} satisfies ApiError)
 
 /**
  * While the app closes, a request that still arrives (on a connection that was busy when the close
- * began, or pipelined behind one) gets the API's 503: `code` unavailable, `Retry-After: 1`,
- * `Connection: close`; fastify's own (return503OnClosing) had no `code`. That is an unknown path,
- * a plain GET /ws, and an upgrade handed to fastify (/ws while draining, any other path), which
- * `endAfterResponse` then ends. Added before the plugin, so it runs first on its routes too (before
- * @fastify/websocket takes an upgrade). The health routes answer for themselves (readyz
- * `draining`). ingest's `closingGuard` answers the same; the gateway does not depend on ingest.
+ * began, or pipelined behind one) gets the API's 503 (runtime's closingGuard: `code` unavailable,
+ * `Retry-After: 1`, `Connection: close`); fastify's own (return503OnClosing) had no `code`. That is
+ * an unknown path, a plain GET /ws, and an upgrade handed to fastify (/ws while draining, any other
+ * path), which `endAfterResponse` then ends. Added before the plugin, so it runs first on its
+ * routes too (before @fastify/websocket takes an upgrade). The health routes answer for
+ * themselves (readyz `draining`).
  */
 function unavailableWhileClosing(app: FastifyInstance): void {
   let closing = false
   app.addHook('preClose', async () => {
     closing = true
   })
-  app.addHook('onRequest', (request, reply, done) => {
-    if (!closing || HEALTH.has(request.routeOptions.url ?? '')) return done()
-    void reply
-      .code(API_ERRORS.unavailable)
-      .header('connection', 'close')
-      .header('retry-after', '1')
-      .type('application/json; charset=utf-8')
-      .send(SHUTTING_DOWN)
-  })
+  app.addHook(
+    'onRequest',
+    closingGuard({
+      isClosing: () => closing,
+      answersItself: (request) => HEALTH.has(request.routeOptions.url ?? ''),
+      message: 'this gateway is shutting down: nothing was done, retry',
+    }),
+  )
 }
 
 /** A fastify app with only the gateway, not yet listening. */

@@ -16,11 +16,12 @@
 import { readFileSync } from 'node:fs'
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { LIMITS } from '@touchline/protocol'
+import { closingGuard } from '@touchline/runtime'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
 import { keyRing } from './auth.ts'
 import type { IngestContext, IngestDeps } from './context.ts'
 import { registerDocs } from './docs.ts'
-import { apiError, closingGuard, errorHandler } from './errors.ts'
+import { apiError, errorHandler } from './errors.ts'
 import { ingestMetrics } from './metrics.ts'
 import { healthRoutes } from './routes/health.ts'
 import { readRoutes } from './routes/reads.ts'
@@ -68,7 +69,7 @@ export const ingestPlugin: FastifyPluginAsyncTypebox<IngestDeps> = async (app, d
   app.addHook('preClose', async () => {
     closing = true
   })
-  // While closing, every route but the health routes (draining) answers the API's 503 (errors.ts).
+  // While closing, every route but the health routes (draining) answers the API's 503 (runtime's closingGuard).
   const health = new Set(['/healthz', '/readyz', '/metrics'].map((p) => `${mount}${p}`))
   app.addHook(
     'onRequest',

@@ -13,7 +13,7 @@ import createError from '@fastify/error'
 import { BusUnavailableError, IdempotencyConflictError, MatchExistsError, UnknownMatchError } from '@touchline/bus'
 import { PresenceUnavailableError } from '@touchline/presence'
 import { API_ERRORS, type ApiErrorCode } from '@touchline/protocol'
-import type { FastifyError, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 
 export type Details = Array<{ path: string; message: string }>
 
@@ -157,37 +157,4 @@ export function errorHandler(this: unknown, error: FastifyError, request: Fastif
   if (status === 503) reply.header('retry-after', '1')
   if (status === 401) reply.header('www-authenticate', 'Bearer realm="touchline"')
   void reply.code(status).type('application/json; charset=utf-8').send(body)
-}
-
-export interface ClosingGuard {
-  /** True from the app's preClose on. */
-  isClosing(): boolean
-  /** Requests that answer for themselves while closing (the health routes: `draining`). */
-  answersItself(request: FastifyRequest): boolean
-  /** The 503's message: who is shutting down, and that nothing was done. */
-  message: string
-}
-
-/**
- * An onRequest hook for an app that closes with fastify's `return503OnClosing` off. A request that
- * still arrives while closing (on a connection that was busy when the close began, or pipelined
- * behind one) gets the API's own 503: `code` unavailable, nothing done, retry; `Connection: close`
- * so the client's next try opens a connection to a replica that is up. fastify's own 503 answered
- * a body without `code`, before any hook ran. Used by ingest and by the embedded mode's root.
- * The body is sent as JSON text: a route's response schema for 503 (readyz's) never applies to it.
- */
-export function closingGuard(guard: ClosingGuard) {
-  const body = JSON.stringify({ code: 'unavailable', message: guard.message } satisfies ApiErrorBody)
-  return function unavailableWhileClosing(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
-    if (!guard.isClosing() || guard.answersItself(request)) {
-      done()
-      return
-    }
-    void reply
-      .code(API_ERRORS.unavailable)
-      .header('connection', 'close')
-      .header('retry-after', '1')
-      .type('application/json; charset=utf-8')
-      .send(body)
-  }
 }

@@ -2,4 +2,4 @@
 export { buildIngestApp, ingestPlugin, type BuildOptions, type IngestDeps } from './app.ts'
 export { keyRing, reloadApiKeysFile, type KeyRing, type Role } from './auth.ts'
 export { ingestSpec, loadIngestConfig, trustProxyOf, type IngestConfig } from './config.ts'
-export { closingGuard, ERRORS, mapError, type ClosingGuard } from './errors.ts'
+export { ERRORS, mapError } from './errors.ts'
