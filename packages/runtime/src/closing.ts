@@ -51,3 +51,21 @@ export function closingGuard(guard: ClosingGuard) {
       .send(body)
   }
 }
+
+/** The part of a fastify app `answerUnavailableWhileClosing` needs. */
+export interface ClosingApp {
+  addHook(name: 'preClose', hook: () => Promise<void>): unknown
+  addHook(name: 'onRequest', hook: (request: ClosingRequest, reply: ClosingReply, done: () => void) => void): unknown
+}
+
+/**
+ * closingGuard on an app of its own: closing from the app's preClose on. Add it before the plugins
+ * (their routes then run it first, and an upgrade is answered before @fastify/websocket takes it).
+ */
+export function answerUnavailableWhileClosing(app: ClosingApp, guard: Omit<ClosingGuard, 'isClosing'>): void {
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onRequest', closingGuard({ ...guard, isClosing: () => closing }))
+}

@@ -1,5 +1,5 @@
 export { type BackendConfig, type BackendOptions, type Backends, connectBackends } from './backends.ts'
-export { closingGuard, type ClosingGuard } from './closing.ts'
+export { answerUnavailableWhileClosing, closingGuard, type ClosingGuard } from './closing.ts'
 export { createRegistry } from './metrics.ts'
 export { tokenSecretOf } from './secret.ts'
 export { configOrExit } from './startup.ts'

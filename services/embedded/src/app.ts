@@ -10,7 +10,7 @@ import { Gateway, type GatewayDeps, type GatewaySettings, gatewayPlugin } from '
 import { type IngestDeps, ingestPlugin, type KeyRing } from '@touchline/ingest'
 import type { PresenceStore } from '@touchline/presence'
 import type { RateLimiter } from '@touchline/ratelimit'
-import { closingGuard } from '@touchline/runtime'
+import { answerUnavailableWhileClosing } from '@touchline/runtime'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
@@ -84,18 +84,10 @@ export async function buildEmbeddedApp(deps: EmbeddedDeps): Promise<EmbeddedApp>
   // their routes too (before @fastify/websocket takes an upgrade); the root's preClose runs before
   // theirs (the gateway's drain among them). Under /api ingest answers for itself with the same
   // hook from its own preClose on (its 503, its health routes draining).
-  let closing = false
-  app.addHook('preClose', async () => {
-    closing = true
+  answerUnavailableWhileClosing(app, {
+    answersItself: (request) => ROOT_HEALTH.has(request.routeOptions.url ?? '') || underApi(request.url),
+    message: 'this touchline process is shutting down: nothing was done, retry',
   })
-  app.addHook(
-    'onRequest',
-    closingGuard({
-      isClosing: () => closing,
-      answersItself: (request) => ROOT_HEALTH.has(request.routeOptions.url ?? '') || underApi(request.url),
-      message: 'this touchline process is shutting down: nothing was done, retry',
-    }),
-  )
 
   const gatewayDeps: GatewayDeps = {
     bus: deps.bus,

@@ -18,7 +18,7 @@ import { type Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import websocket from '@fastify/websocket'
-import { closingGuard } from '@touchline/runtime'
+import { answerUnavailableWhileClosing } from '@touchline/runtime'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
@@ -171,18 +171,10 @@ const HEALTH = new Set(['/healthz', '/readyz', '/metrics'])
  * themselves (readyz `draining`).
  */
 function unavailableWhileClosing(app: FastifyInstance): void {
-  let closing = false
-  app.addHook('preClose', async () => {
-    closing = true
+  answerUnavailableWhileClosing(app, {
+    answersItself: (request) => HEALTH.has(request.routeOptions.url ?? ''),
+    message: 'this gateway is shutting down: nothing was done, retry',
   })
-  app.addHook(
-    'onRequest',
-    closingGuard({
-      isClosing: () => closing,
-      answersItself: (request) => HEALTH.has(request.routeOptions.url ?? ''),
-      message: 'this gateway is shutting down: nothing was done, retry',
-    }),
-  )
 }
 
 /** A fastify app with only the gateway, not yet listening. */
