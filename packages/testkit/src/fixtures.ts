@@ -1,11 +1,26 @@
 /**
  * Helpers for vitest test files, outside index.ts on purpose: they import vitest (to register
- * hooks) and ioredis, which the bench and infra code that imports the testkit must not load.
+ * hooks, to assert) and ioredis, which the bench and infra code that imports the testkit must not load.
  * Import them from `@touchline/testkit/fixtures`.
  */
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll } from 'vitest'
 import { type RedisServer, startRedis } from './redis.ts'
+
+export {
+  requestWhileClosing,
+  gate,
+  rawRequest,
+  answeredWithJson,
+  rawStatus,
+  rawJson,
+  expectUnavailable,
+  UPGRADE_HEADERS,
+  type Gate,
+  type HeldRequest,
+  type LateWhen,
+  type ListeningApp,
+} from './closing.ts'
 
 export interface FileRedis {
   readonly server: RedisServer

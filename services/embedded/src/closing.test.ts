@@ -1,16 +1,27 @@
 /**
  * What a closing embedded process answers to a request that still reaches it: on a keep-alive
  * connection that was busy when the close began (a post whose append is held until the close has
- * started), so the close left it open. Over a raw socket, as services/ingest/src/app.test.ts does.
+ * started), so the close left it open. Over a raw socket, with the testkit's requestWhileClosing
+ * (as ingest's and the gateway's closing tests).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { type AddressInfo, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Bus, MemoryBus } from '@touchline/bus'
+import { MemoryBus } from '@touchline/bus'
 import { keyRing } from '@touchline/ingest'
 import { MemoryPresence } from '@touchline/presence'
 import { MemoryRateLimiter } from '@touchline/ratelimit'
+import {
+  answeredWithJson,
+  expectUnavailable,
+  gate,
+  type LateWhen,
+  rawJson as json,
+  rawRequest as anyRawRequest,
+  rawStatus as status,
+  requestWhileClosing as sendWhileClosing,
+  UPGRADE_HEADERS,
+} from '@touchline/testkit/fixtures'
 import { Registry } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -40,22 +51,10 @@ interface Closing {
  * client reusing an idle keep-alive connection would). Resolves when the server has ended the
  * connection and the app has closed: neither may hang.
  */
-async function requestWhileClosing(late: string, when: 'pipelined' | 'after' = 'pipelined'): Promise<Closing> {
-  let release: () => void = () => {}
-  const gate = new Promise<void>((r) => {
-    release = r
-  })
-  let entered: () => void = () => {}
-  const held = new Promise<void>((r) => {
-    entered = r
-  })
+async function requestWhileClosing(late: string, when: LateWhen = 'pipelined'): Promise<Closing> {
+  const held = gate()
   const bus = new MemoryBus()
-  const append = bus.appendEvent.bind(bus)
-  bus.appendEvent = async (...args: Parameters<Bus['appendEvent']>) => {
-    entered()
-    await gate
-    return append(...args)
-  }
+  bus.appendEvent = held.hold(bus.appendEvent.bind(bus))
   const web = mkdtempSync(join(tmpdir(), 'touchline-web-'))
   webRoots.push(web)
   writeFileSync(join(web, 'index.html'), '<!doctype html><title>spectator</title>')
@@ -82,67 +81,20 @@ async function requestWhileClosing(late: string, when: 'pipelined' | 'after' = '
     payload: match,
   })
   expect(created.statusCode).toBe(201)
-  await app.listen({ port: 0, host: '127.0.0.1' })
-  const { port } = app.server.address() as AddressInfo
-
-  const sock = connect(port, '127.0.0.1')
-  let raw = ''
-  let firstAnswered: () => void = () => {}
-  const first = new Promise<void>((r) => {
-    firstAnswered = r
-  })
-  sock.setEncoding('utf8').on('data', (d: string) => {
-    raw += d
-    if (/^HTTP\/1\.1 201 [\s\S]*\r\n\r\n\{[\s\S]*\}/.test(raw)) firstAnswered()
-  })
-  sock.on('error', () => {}) // a write after the server ended the connection; the answers tell
-  const ended = new Promise<void>((r) => sock.on('close', () => r()))
-  sock.write(rawRequest('POST', '/api/v1/matches/m1/events', JSON.stringify({ kind: 'commentary', text: 'in flight' })))
-  await held
-  const closed = app.close()
-  // The server stops listening once every preClose hook has run: from then on the app is closing.
-  await expect.poll(() => app.server.listening).toBe(false)
-  if (when === 'pipelined') sock.write(late)
-  release()
-  if (when === 'after') {
-    await first
-    sock.write(late)
+  const first = {
+    request: rawRequest('POST', '/api/v1/matches/m1/events', JSON.stringify({ kind: 'commentary', text: 'in flight' })),
+    gate: held,
+    answered: answeredWithJson(201),
   }
-  await ended
-  await closed
+  const answers = await sendWhileClosing(app, first, late, when)
   const log = await bus.readEvents('m1', 0, 10)
-  return { answers: raw.split(/(?=HTTP\/1\.1 )/), stored: log.events.map((e) => (e.data as { text?: string }).text) }
+  return { answers, stored: log.events.map((e) => (e.data as { text?: string }).text) }
 }
 
-function rawRequest(method: string, path: string, payload = '', headers: Record<string, string> = {}): string {
-  const all: Record<string, string> = { host: 'x', authorization: `Bearer ${COMMENTATOR}`, ...headers }
-  if (payload) {
-    all['content-type'] = 'application/json'
-    all['content-length'] = String(Buffer.byteLength(payload))
-  }
-  const lines = Object.entries(all).map(([k, v]) => `${k}: ${v}\r\n`)
-  return `${method} ${path} HTTP/1.1\r\n${lines.join('')}\r\n${payload}`
-}
-
-const upgrade = (path: string) =>
-  rawRequest('GET', path, '', {
-    connection: 'Upgrade',
-    upgrade: 'websocket',
-    'sec-websocket-version': '13',
-    'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==',
-  })
-const status = (answer: string) => answer.slice(9, 12)
-const json = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
-
-/** The API's closing answer: 503 `unavailable`, `Retry-After: 1`, `Connection: close`, JSON. */
-function expectUnavailable(answer: string | undefined): void {
-  expect(answer).toBeDefined()
-  expect(status(answer!)).toBe('503')
-  expect(answer).toMatch(/\r\nconnection: close\r\n/i)
-  expect(answer).toMatch(/\r\nretry-after: 1\r\n/i)
-  expect(answer).toMatch(/\r\ncontent-type: application\/json/i)
-  expect(json(answer!)).toEqual({ code: 'unavailable', message: expect.stringContaining('shutting down') })
-}
+/** A raw request as the commentator. */
+const rawRequest = (method: string, path: string, payload = '', headers: Record<string, string> = {}) =>
+  anyRawRequest(method, path, payload, { authorization: `Bearer ${COMMENTATOR}`, ...headers })
+const upgrade = (path: string) => rawRequest('GET', path, '', UPGRADE_HEADERS)
 
 describe('embedded: a request that reaches the process while it closes', () => {
   it('a post under /api answers 503 unavailable (ingest answers it) and stores nothing', async () => {

@@ -2,10 +2,19 @@ import { MemoryBus } from '@touchline/bus'
 import { MemoryPresence } from '@touchline/presence'
 import { MemoryRateLimiter } from '@touchline/ratelimit'
 import { signViewerToken } from '@touchline/tokens'
-import { type AddressInfo, connect } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { Gauge, Registry } from 'prom-client'
 import { afterEach, describe, expect, it } from 'vitest'
+import {
+  expectUnavailable,
+  gate,
+  type LateWhen,
+  rawJson as json,
+  rawRequest,
+  rawStatus as status,
+  requestWhileClosing as sendWhileClosing,
+  UPGRADE_HEADERS,
+} from '@touchline/testkit/fixtures'
 import { buildGatewayApp } from './app.ts'
 import type { GatewaySettings } from './config.ts'
 import { Gateway, type GatewayDeps } from './gateway.ts'
@@ -373,23 +382,15 @@ describe('standalone gateway: a request that reaches it while it closes', () => 
    * as a client reusing an idle connection). Resolves with every answer as raw HTTP once the server
    * has ended the connection and the app has closed: neither may hang.
    */
-  async function requestWhileClosing(late: string, when: 'pipelined' | 'after' = 'pipelined'): Promise<string[]> {
-    let release: () => void = () => {}
-    const gate = new Promise<void>((r) => {
-      release = r
-    })
-    let entered: () => void = () => {}
-    const held = new Promise<void>((r) => {
-      entered = r
-    })
+  async function requestWhileClosing(late: string, when: LateWhen = 'pipelined'): Promise<string[]> {
+    const held = gate()
     const registry = new Registry()
     new Gauge({
       name: 'test_held',
       help: 'holds /metrics until released',
       registers: [registry],
       async collect() {
-        entered()
-        await gate
+        await held.pass()
       },
     })
     const deps: GatewayDeps = {
@@ -403,48 +404,11 @@ describe('standalone gateway: a request that reaches it while it closes', () => 
     }
     const app = await buildGatewayApp(deps)
     apps.push(app)
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const { port } = app.server.address() as AddressInfo
-    const sock = connect(port, '127.0.0.1')
-    let raw = ''
-    let firstAnswered: () => void = () => {}
-    const first = new Promise<void>((r) => {
-      firstAnswered = r
-    })
-    sock.setEncoding('utf8').on('data', (d: string) => {
-      raw += d
-      if (raw.includes('test_held')) firstAnswered()
-    })
-    sock.on('error', () => {})
-    const ended = new Promise<void>((r) => sock.on('close', () => r()))
-    sock.write('GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n')
-    await held
-    const closed = app.close()
-    // The server stops listening once every preClose hook has run: from then on the app is closing.
-    await expect.poll(() => app.server.listening).toBe(false)
-    if (when === 'pipelined') sock.write(late)
-    release()
-    if (when === 'after') {
-      await first
-      sock.write(late)
-    }
-    await ended
-    await closed
-    return raw.split(/(?=HTTP\/1\.1 )/)
+    const first = { request: get('/metrics'), gate: held, answered: (raw: string) => raw.includes('test_held') }
+    return sendWhileClosing(app, first, late, when)
   }
-  const get = (path: string, headers = '') => `GET ${path} HTTP/1.1\r\nhost: x\r\n${headers}\r\n`
-  const upgrade = (path: string) =>
-    get(path, 'connection: Upgrade\r\nupgrade: websocket\r\nsec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n')
-  const status = (answer: string | undefined) => answer?.slice(9, 12)
-  const json = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
-
-  function expectUnavailable(answer: string | undefined): void {
-    expect(status(answer)).toBe('503')
-    expect(answer).toMatch(/\r\nconnection: close\r\n/i)
-    expect(answer).toMatch(/\r\nretry-after: 1\r\n/i)
-    expect(answer).toMatch(/\r\ncontent-type: application\/json/i)
-    expect(json(answer!)).toEqual({ code: 'unavailable', message: expect.stringContaining('shutting down') })
-  }
+  const get = (path: string, headers: Record<string, string> = {}) => rawRequest('GET', path, '', headers)
+  const upgrade = (path: string) => get(path, UPGRADE_HEADERS)
 
   it('an unknown path, a plain GET /ws and an upgrade to /ws answer 503 unavailable with Connection: close', async () => {
     for (const late of [get('/nope'), get('/ws'), upgrade('/ws?match=m1'), upgrade('/nope')]) {

@@ -6,11 +6,17 @@ import { BusUnavailableError, type Bus, type ControlMessage, MemoryBus } from '@
 import { MemoryPresence } from '@touchline/presence'
 import { EMPTY_BOARD } from '@touchline/protocol'
 import { verifyViewerToken } from '@touchline/tokens'
-import type { AddressInfo } from 'node:net'
-import { connect } from 'node:net'
 import Fastify from 'fastify'
 import { Registry } from 'prom-client'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  answeredWithJson,
+  gate,
+  rawJson as json,
+  rawRequest as anyRawRequest,
+  rawStatus as status,
+  requestWhileClosing as sendWhileClosing,
+} from '@touchline/testkit/fixtures'
 import { buildIngestApp, type IngestDeps, ingestPlugin } from './app.ts'
 import { STALE_AFTER_MS } from './board.ts'
 import { ADMIN_KEY as ADMIN, BAD_INPUTS, COMMENTATOR_KEY as COMM, MATCH } from './bad-inputs.fixture.ts'
@@ -461,42 +467,22 @@ describe('while closing', () => {
    * left it open. Answers to both requests, as raw HTTP, and the texts stored.
    */
   async function requestWhileClosing(late: string): Promise<{ answers: string[]; stored: unknown[] }> {
-    let release: () => void = () => {}
-    const gate = new Promise<void>((r) => {
-      release = r
-    })
+    const held = gate()
     const bus = new MemoryBus()
-    const append = bus.appendEvent.bind(bus)
-    bus.appendEvent = async (...args: Parameters<Bus['appendEvent']>) => {
-      await gate
-      return append(...args)
-    }
+    bus.appendEvent = held.hold(bus.appendEvent.bind(bus))
     const { app } = await withMatch({ bus })
-    await app.listen({ port: 0, host: '127.0.0.1' })
-    const { port } = app.server.address() as AddressInfo
-    const sock = connect(port, '127.0.0.1')
-    let raw = ''
-    sock.setEncoding('utf8').on('data', (d: string) => {
-      raw += d
-    })
-    const ended = new Promise<void>((r) => sock.on('close', () => r()))
-    sock.write(rawRequest('POST', '/v1/matches/m1/events', JSON.stringify({ kind: 'commentary', text: 'in flight' })))
-    await new Promise((r) => setTimeout(r, 20))
-    const closed = app.close()
-    await new Promise((r) => setTimeout(r, 20)) // preClose has run
-    sock.write(late)
-    release()
-    await ended
-    await closed
+    const first = {
+      request: rawRequest('POST', '/v1/matches/m1/events', JSON.stringify({ kind: 'commentary', text: 'in flight' })),
+      gate: held,
+      answered: answeredWithJson(201),
+    }
+    const answers = await sendWhileClosing(app, first, late)
     const log = await bus.readEvents('m1', 0, 10)
-    return { answers: raw.split(/(?=HTTP\/1\.1 )/), stored: log.events.map((e) => (e.data as { text?: string }).text) }
+    return { answers, stored: log.events.map((e) => (e.data as { text?: string }).text) }
   }
-  function rawRequest(method: string, path: string, payload = ''): string {
-    const body = payload ? `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(payload)}\r\n` : ''
-    return `${method} ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${COMM}\r\n${body}\r\n${payload}`
-  }
-  const status = (answer: string) => answer.slice(9, 12)
-  const json = (answer: string) => JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))
+  /** A raw request as the commentator. */
+  const rawRequest = (method: string, path: string, payload = '') =>
+    anyRawRequest(method, path, payload, { authorization: `Bearer ${COMM}` })
 
   it('a post answers 503 with code unavailable, Retry-After and Connection: close, and stores nothing', async () => {
     const late = rawRequest('POST', '/v1/matches/m1/events', JSON.stringify({ kind: 'commentary', text: 'too late' }))
