@@ -4,15 +4,17 @@
  * and one that did not is sent close 1001 (`CLOSE.heartbeat`) and terminated at once. Any frame
  * from the client also counts as a sign of life.
  *
- * A round goes through the connections in chunks of HEARTBEAT_CHUNK, one chunk per event-loop
- * turn (setImmediate): pinging 5,000 sockets in one go is 5,000 socket writes (~30 ms) during
- * which no event is delivered, and it was the largest part of touchline's steady-rate p99 over a
- * plain ws server (bench, 5,000 × 10 events/s). A chunk is ~3 ms; a round still pings everyone
- * within a few ms, so the liveness rule (answer within one interval) is unchanged.
+ * A round goes through the connections a chunk per event-loop turn (chunked.ts): pinging 5,000
+ * sockets in one go is 5,000 socket writes (~30 ms) during which no event is delivered, and it was
+ * the largest part of touchline's steady-rate p99 over a plain ws server (bench, 5,000 × 10
+ * events/s). A round still pings everyone within a few ms, so the liveness rule (answer within one
+ * interval) is unchanged.
  */
 import { CLOSE } from '@touchline/protocol'
+import { ChunkedRun, FANOUT_CHUNK } from './chunked.ts'
 
-export const HEARTBEAT_CHUNK = 500
+/** Connections pinged per event-loop turn. */
+export const HEARTBEAT_CHUNK = FANOUT_CHUNK
 export interface Beating {
   /** Set by the connection on pong (and on any message). */
   alive: boolean
@@ -29,8 +31,7 @@ export class Heartbeat {
   #timer: NodeJS.Timeout | undefined
   #intervalMs: number
   /** The round in progress (its next chunk is scheduled), if any. */
-  #round: Iterator<Beating> | undefined
-  #immediate: NodeJS.Immediate | undefined
+  #round: ChunkedRun<Beating> | undefined
 
   constructor(intervalMs: number, list: () => Iterable<Beating>, onDead: (b: Beating) => void = () => {}) {
     this.#intervalMs = intervalMs
@@ -52,48 +53,34 @@ export class Heartbeat {
   stop(): void {
     if (this.#timer) clearInterval(this.#timer)
     this.#timer = undefined
-    if (this.#immediate) clearImmediate(this.#immediate)
-    this.#immediate = undefined
+    this.#round?.cancel()
     this.#round = undefined
   }
 
   /** Start a round (unless one is still going): the first chunk now, the rest on later turns. */
   tick(): void {
-    if (this.#round) return
-    this.#round = this.#list()[Symbol.iterator]()
-    this.#chunk()
+    if (this.#round && !this.#round.done) return
+    this.#round = new ChunkedRun(this.#list(), (b) => this.#beat(b), HEARTBEAT_CHUNK)
   }
 
-  #chunk(): void {
-    this.#immediate = undefined
-    const round = this.#round
-    if (!round) return
-    for (let i = 0; i < HEARTBEAT_CHUNK; i++) {
-      const next = round.next()
-      if (next.done) {
-        this.#round = undefined
-        return
-      }
-      const b = next.value
-      if (!b.alive) {
-        this.#onDead(b)
-        // The close frame first: a peer that is alive but slow (a throttled background tab) learns
-        // why and reconnects with `since` (1001 says reconnect). Then terminate at once: a dead
-        // peer never answers the closing handshake, and waiting for it would hold the socket for
-        // ws's 30 s close timeout.
-        try {
-          b.close(CLOSE.heartbeat.code, CLOSE.heartbeat.reason)
-        } catch {}
-        try {
-          b.terminate()
-        } catch {}
-        continue
-      }
-      b.alive = false
+  #beat(b: Beating): void {
+    if (!b.alive) {
+      this.#onDead(b)
+      // The close frame first: a peer that is alive but slow (a throttled background tab) learns
+      // why and reconnects with `since` (1001 says reconnect). Then terminate at once: a dead
+      // peer never answers the closing handshake, and waiting for it would hold the socket for
+      // ws's 30 s close timeout.
       try {
-        b.ping()
+        b.close(CLOSE.heartbeat.code, CLOSE.heartbeat.reason)
       } catch {}
+      try {
+        b.terminate()
+      } catch {}
+      return
     }
-    this.#immediate = setImmediate(() => this.#chunk())
+    b.alive = false
+    try {
+      b.ping()
+    } catch {}
   }
 }

@@ -194,4 +194,80 @@ describe('hub chat coalescing', () => {
     expect(stats.socketWrites).toBe(1)
     expect(stats.framesSent).toBe(11)
   })
+
+  describe('an ended window is written a chunk of sockets per turn', () => {
+    /** Five fake sockets, two written per turn; the window ends only when the test ends it. */
+    async function chunkedSetup() {
+      const fb = fakeBus()
+      const stats = newStats()
+      const hub = new Hub({ bus: fb.bus, stats, log, pageSize: 50, chatCoalesceMs: () => LONG, writeChunk: 2 })
+      const subs: Array<{ ws: FakeSocket; sub: HubSubscriber }> = []
+      for (let i = 0; i < 5; i++) {
+        const ws = new FakeSocket()
+        const sub: HubSubscriber = { matchId: 'm', sender: new Sender(ws, LIMITS, stats), hold() {} }
+        await hub.join(sub).ready
+        hub.goLive(sub, 0)
+        subs.push({ ws, sub })
+      }
+      // A broadcast that takes the window over CHAT_BATCH_MAX_BYTES ends it at once, chunked.
+      const big = () => hub.broadcast('m', Buffer.from(JSON.stringify({ type: 'online', matchId: 'm', pad: 'z'.repeat(70_000) })), true)
+      const types = (ws: FakeSocket) => ws.frames<{ type: string; id?: string }>().map((f) => (f.type === 'chat' ? f.id : f.type))
+      return { ...fb, hub, stats, subs, big, types }
+    }
+    const nextTurn = () => new Promise((r) => setImmediate(r))
+
+    it('an event that arrives meanwhile reaches every socket before the rest of the window', async () => {
+      const { chat, event, subs, big, types, stats } = await chunkedSetup()
+      chat('c1')
+      big()
+      expect(subs.map((s) => types(s.ws))).toEqual([['c1', 'online'], ['c1', 'online'], [], [], []]) // the first chunk only
+      event(1)
+      // The event did not wait for the rest of the window.
+      expect(subs.map((s) => types(s.ws).at(-1))).toEqual(['event', 'event', 'event', 'event', 'event'])
+      await nextTurn()
+      await nextTurn()
+      expect(subs.map((s) => types(s.ws))).toEqual([
+        ['c1', 'online', 'event'],
+        ['c1', 'online', 'event'],
+        ['event', 'c1', 'online'],
+        ['event', 'c1', 'online'],
+        ['event', 'c1', 'online'],
+      ])
+      expect(stats.chatFannedOut).toBe(5)
+    })
+
+    it('what must not overtake it finishes it first: a must-deliver broadcast, the next window', async () => {
+      const { chat, hub, subs, big, types } = await chunkedSetup()
+      chat('bad')
+      big()
+      hub.broadcast('m', Buffer.from(deletedFrame('bad')), false)
+      for (const s of subs) expect(types(s.ws)).toEqual(['bad', 'online', 'chat_deleted'])
+
+      chat('w1')
+      big()
+      chat('w2')
+      hub.flushChat('m') // the next window: the rest of w1 goes first, on every socket
+      for (const s of subs) expect(types(s.ws).slice(3)).toEqual(['w1', 'online', 'w2'])
+    })
+
+    it('a subscriber that leaves while the window is written is skipped; closing the channel drops the rest', async () => {
+      const { chat, hub, subs, big } = await chunkedSetup()
+      chat('c1')
+      big()
+      hub.leave((subs[4] as { sub: HubSubscriber }).sub)
+      await nextTurn()
+      await nextTurn()
+      expect(subs.map((s) => s.ws.sent.length)).toEqual([2, 2, 2, 2, 0])
+
+      chat('c2')
+      big()
+      const ch = hub.channels.get('m')
+      expect(ch?.chatWrite?.done).toBe(false)
+      for (const s of subs.slice(0, 4)) hub.leave(s.sub)
+      expect(ch?.closed).toBe(true)
+      expect(ch?.chatWrite).toBeUndefined()
+      await nextTurn()
+      expect(subs.map((s) => s.ws.sent.length)).toEqual([4, 4, 2, 2, 0])
+    })
+  })
 })
