@@ -30,7 +30,7 @@ import { startNats, startRedis, type NatsServer, type RedisServer } from '../pac
 import { SOCKETIO_PATH } from './baselines/shared.ts'
 import { encodeHistogram, mergeEncoded, summarize, type LatencySummary } from './lib/histogram.ts'
 import type { BenchResult, BenchTable } from './lib/report.ts'
-import { CpuMeter, type CpuReading, findPids, type MachineCpu, rssBytes, waitQuiet } from './lib/sys.ts'
+import { CpuMeter, type CpuReading, cpuSeconds, findPids, type MachineCpu, rssBytes, waitQuiet } from './lib/sys.ts'
 import { type Counters, counterGrowth, scrapeCounters } from './lib/metrics.ts'
 import { DEFAULT_TARGETS, isTouchline, startTarget, TARGETS, type RunningTarget, type TargetName } from './lib/targets.ts'
 import { chatText, EVENT_BYTES, eventBody, nowUs, paddedText } from './lib/wire.ts'
@@ -163,7 +163,18 @@ export interface TargetResult {
   describe: string
   error?: string
   serverProcesses: number
-  connections: { requested: number; open: number; failed: number; closed: number; establishSec: number; perSec: number }
+  connections: {
+    requested: number
+    open: number
+    failed: number
+    closed: number
+    establishSec: number
+    perSec: number
+    /** CPU of the server processes while connecting, per connection opened (absent in older results) */
+    serverCpuUsPerConn?: number
+    /** the same for the load generators */
+    loadgenCpuUsPerConn?: number
+  }
   events: { posted: number; accepted: number; postErrors: number; offeredPerSec: number; lastSeq: number }
   delivered: { perSec: number; inWindow: number; expectedInWindow: number; ratio: number; bytesPerMessage: number }
   latency: LatencySummary
@@ -346,12 +357,20 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
     const connectTimeout = 60_000 + o.connections * 20
     // two halves: memory per connection is also read as the RSS growth of the second half,
     // which leaves out what a process grows once whatever the number of connections
+    // CPU seconds of the servers (gateways or baseline processes) and of the load generators
+    // while connecting: what a connection costs, which wall time on a shared machine hides.
+    const cpuOf = (pids: number[]) => pids.reduce((a, pid) => a + (cpuSeconds(pid) ?? 0), 0)
+    const serverGroup = t.groups.gateway ?? t.serverPids
+    const connectCpu = { server: 0, loadgen: 0 }
     const phase = async (fraction: number) => {
+      const cpu0 = { server: cpuOf(serverGroup), loadgen: cpuOf(lgs.map((lg) => lg.pid)) }
       const replies = await Promise.all(
         lgs.map((lg, i) =>
           lg.request<LoadgenConnected>({ t: 'connect', upTo: Math.floor((counts[i] as number) * fraction) }, 'connected', connectTimeout),
         ),
       )
+      connectCpu.server += cpuOf(serverGroup) - cpu0.server
+      connectCpu.loadgen += cpuOf(lgs.map((lg) => lg.pid)) - cpu0.loadgen
       const started = replies.filter((c) => c.lastUs > c.firstUs)
       const seconds = started.length ? (Math.max(...started.map((c) => c.lastUs)) - Math.min(...started.map((c) => c.firstUs))) / 1e6 : 0
       return { replies, seconds, open: replies.reduce((a, c) => a + c.open, 0) }
@@ -553,6 +572,8 @@ async function measure(t: RunningTarget, o: FanoutOptions, shared: { natsPids: n
         closed: reports.reduce((a, r) => a + r.closed, 0),
         establishSec,
         perSec: establishSec > 0 ? open / establishSec : 0,
+        serverCpuUsPerConn: open > 0 ? (connectCpu.server * 1e6) / open : 0,
+        loadgenCpuUsPerConn: open > 0 ? (connectCpu.loadgen * 1e6) / open : 0,
       },
       events: {
         posted,
@@ -714,6 +735,8 @@ const ROWS: Row[] = [
   { label: 'connect failures', get: (r) => r.connections.failed },
   { label: 'time to establish all (s)', get: (r) => r.connections.establishSec, better: 'lower' },
   { label: 'connections established /s', get: (r) => r.connections.perSec, better: 'higher' },
+  { label: 'server CPU µs per connection established', get: (r) => r.connections.serverCpuUsPerConn, better: 'lower' },
+  { label: 'load-generator CPU µs per connection', get: (r) => r.connections.loadgenCpuUsPerConn, better: 'lower' },
   { label: 'events accepted (posted)', get: (r) => `${r.events.accepted} (${r.events.posted})` },
   { label: 'events offered /s', get: (r) => r.events.offeredPerSec },
   { label: 'delivered msgs/s', get: (r) => r.delivered.perSec, better: 'higher' },

@@ -48,11 +48,12 @@ import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
 import { newIdempotencyKey } from '../packages/protocol/src/idempotency.ts'
 import { startNats, startRedis, startService, type ServiceProcess } from '../packages/testkit/src/index.ts'
+import { type Calibration, calibrate, describeCalibration } from './lib/calibrate.ts'
 import { type GcSummary, gcPauses, longestPauses } from './lib/gcwatch.ts'
 import { newHistogram, summarize } from './lib/histogram.ts'
 import { openLoop } from './lib/openloop.ts'
 import { type BenchResult, type BenchTable, gitInfo } from './lib/report.ts'
-import { CpuMeter, findPids } from './lib/sys.ts'
+import { CpuMeter, findPids, systemInfo } from './lib/sys.ts'
 
 const ADMIN = 'bench-admin-key-0001'
 const COMMENTATOR = 'bench-commentator-key-0001'
@@ -653,34 +654,41 @@ function markdown(r: BenchResult): string {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main(process.argv.slice(2)).then(
-    (result) => {
-      const dir = fileURLToPath(new URL('./results/', import.meta.url))
-      mkdirSync(dir, { recursive: true })
-      const file = `${dir}ingest-${new Date().toISOString().replace(/[:.]/g, '-')}.json`
-      writeFileSync(
-        file,
-        `${JSON.stringify(
-          {
-            ...result,
-            meta: {
-              command: `node bench/ingest.ts ${process.argv.slice(2).join(' ')}`.trim(),
-              finishedAt: new Date().toISOString(),
-              // the tree measured (dirty: uncommitted changes, e.g. this bench copied into an older checkout)
-              ...gitInfo(fileURLToPath(new URL('../', import.meta.url))),
+  let calibration: Calibration | undefined
+  calibrate()
+    .then((c) => {
+      calibration = c
+      return main(process.argv.slice(2))
+    })
+    .then(
+      (result) => {
+        const dir = fileURLToPath(new URL('./results/', import.meta.url))
+        mkdirSync(dir, { recursive: true })
+        const file = `${dir}ingest-${new Date().toISOString().replace(/[:.]/g, '-')}.json`
+        writeFileSync(
+          file,
+          `${JSON.stringify(
+            {
+              ...result,
+              meta: {
+                command: `node bench/ingest.ts ${process.argv.slice(2).join(' ')}`.trim(),
+                finishedAt: new Date().toISOString(),
+                // the tree measured (dirty: uncommitted changes, e.g. this bench copied into an older checkout)
+                ...gitInfo(fileURLToPath(new URL('../', import.meta.url))),
+                system: { ...systemInfo(), calibration },
+              },
             },
-          },
-          null,
-          2,
-        )}\n`,
-      )
-      process.stdout.write(`${markdown(result)}\n\nwritten: ${file}\n`)
-      // keep-alive sockets and the testkit's watchdog pipe would hold the loop open
-      setTimeout(() => process.exit(0), 200).unref()
-    },
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
-      process.exit(1)
-    },
-  )
+            null,
+            2,
+          )}\n`,
+        )
+        process.stdout.write(`${markdown(result)}\n\n${describeCalibration(calibration)}\n\nwritten: ${file}\n`)
+        // keep-alive sockets and the testkit's watchdog pipe would hold the loop open
+        setTimeout(() => process.exit(0), 200).unref()
+      },
+      (err: unknown) => {
+        process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`)
+        process.exit(1)
+      },
+    )
 }

@@ -10,6 +10,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import { type BenchRecord, type BenchResult, gitInfo, renderMarkdown, writeRecord } from './lib/report.ts'
+import { calibrate } from './lib/calibrate.ts'
 import { busyOthers, systemInfo } from './lib/sys.ts'
 
 const SCENARIOS: Record<string, string> = {
@@ -47,6 +48,7 @@ export async function run(argv: string[]): Promise<{ record?: BenchRecord; files
   }
   const startedAt = new Date().toISOString()
   const busyAtStart = await busyOthers(new Set())
+  const calibration = await calibrate()
   const out = await mod.main(args)
   const result: BenchResult = isBenchResult(out)
     ? out
@@ -60,7 +62,7 @@ export async function run(argv: string[]): Promise<{ record?: BenchRecord; files
       startedAt,
       finishedAt: new Date().toISOString(),
       ...gitInfo(root),
-      system: systemInfo(),
+      system: { ...systemInfo(), calibration },
       busyAtStart,
     },
   }

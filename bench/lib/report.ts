@@ -3,6 +3,7 @@
  * bench/results/<date>-<host>-<scenario>.json (everything, including encoded histograms) and .md
  * (the tables). Results are generated, never typed by hand.
  */
+import { describeCalibration } from './calibrate.ts'
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -75,6 +76,7 @@ export function renderMarkdown(r: BenchRecord): string {
     `Machine: ${s.host}, ${s.os} (kernel ${s.kernel}), ${s.cpuModel}, ${s.cores} cores, ${s.memGiB} GiB, Node ${s.node}, ` +
       `fd limit ${s.fdLimit}, load average at start ${s.loadavg.join(' / ')}. ` +
       `Commit ${r.meta.commit ?? 'unknown'}${r.meta.dirty ? ' (with uncommitted changes in services/ or packages/)' : ''}.`,
+    describeCalibration(s.calibration),
     '',
   ]
   if (r.meta.busyAtStart.length > 0) {

@@ -2,6 +2,7 @@
  * What the machine is and what each process costs, read from /proc (Linux only; elsewhere the
  * figures come back undefined and the tables show "n/a").
  */
+import type { Calibration } from './calibrate.ts'
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import os from 'node:os'
@@ -206,6 +207,8 @@ export interface SystemInfo {
   node: string
   fdLimit: string
   loadavg: number[]
+  /** How fast this machine was at the start of the run (calibrate.ts); absent in older results. */
+  calibration?: Calibration
 }
 
 export function systemInfo(): SystemInfo {

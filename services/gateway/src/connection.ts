@@ -31,6 +31,16 @@ import { startSubscription, Subscription } from './resume.ts'
 import { bump } from './stats.ts'
 
 const PONG = encodeFrame({ type: 'pong' })
+
+/**
+ * Connection ids (logs, `welcome`): unique per gateway process — a random prefix drawn once at
+ * start, then a counter — instead of `randomBytes` per connection, a getrandom(2) call that cost
+ * ~4 µs alone (~17 µs under a reconnect storm's load). Nothing trusts a connId: it only names
+ * the connection in logs.
+ */
+const CONN_PREFIX = randomBytes(6).toString('base64url')
+let connCounter = 0
+const nextConnId = (): string => `${CONN_PREFIX}${(++connCounter).toString(36)}`
 const MATCH_ID_RE = new RegExp(LIMITS.matchIdPattern)
 
 export interface ConnectOptions {
@@ -69,7 +79,7 @@ export class Connection implements Beating {
   constructor(gw: Gateway, ws: WebSocket) {
     this.#gw = gw
     this.ws = ws
-    this.id = randomBytes(9).toString('base64url')
+    this.id = nextConnId()
     this.sender = new Sender(ws, gw.senderLimits, gw.stats)
   }
 

@@ -207,6 +207,8 @@ async function pump(
         if (e.seq <= cursor) continue
         if (e.seq !== cursor + 1) return null
         if (sub.sender.bufferedAmount > o.replayHighWaterBytes) await drain(o, sub)
+        // A page of the replay (and `subscribed` after the last) in one write per tick.
+        sub.sender.holdTick()
         if (!sub.sender.send(asBuffer(e.frame))) throw new Cancelled()
         cursor = e.seq
         o.stats.replayedEvents++
@@ -285,6 +287,8 @@ async function snapshot(o: ResumeOptions, sub: Subscription, ch: MatchChannel, k
   const { frame, seq } = await building
   check(sub)
   if (sub.sender.bufferedAmount > o.replayHighWaterBytes) await drain(o, sub)
+  // The snapshot, `subscribed` and `online` normally follow in this tick: one write for all.
+  sub.sender.holdTick()
   if (!sub.sender.send(frame)) throw new Cancelled()
   o.stats.snapshots++
   if (reset) o.stats.resets++

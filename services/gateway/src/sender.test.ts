@@ -111,6 +111,46 @@ describe('Sender', () => {
     expect(ws._socket.flushes).toBe(2)
   })
 
+  it('holdTick holds the first frame too, in one corked run with the rest of the tick; no-op without cork or when closed', async () => {
+    const corkable = () => {
+      const ws = new FakeSocket() as FakeSocket & { _socket: { cork(): void; uncork(): void; corked: number; flushes: number } }
+      ws._socket = {
+        corked: 0,
+        flushes: 0,
+        cork() {
+          this.corked++
+        },
+        uncork() {
+          this.corked--
+          if (this.corked === 0) this.flushes++
+        },
+      }
+      return ws
+    }
+    const ws = corkable()
+    const stats = newStats()
+    const s = new Sender(ws, limits({ cork: true }), stats)
+    s.holdTick()
+    expect(ws._socket.corked).toBe(1)
+    s.send(frame(10))
+    s.holdTick() // already held: nothing more
+    s.send(frame(10))
+    expect(ws._socket.corked).toBe(1)
+    await new Promise((r) => process.nextTick(r))
+    expect(ws._socket.corked).toBe(0)
+    expect(ws._socket.flushes).toBe(1)
+    expect(stats.socketWrites).toBe(1)
+    expect(stats.framesSent).toBe(2)
+
+    const off = corkable()
+    new Sender(off, limits({ cork: false }), newStats()).holdTick()
+    expect(off._socket.corked).toBe(0)
+    const closed = corkable()
+    closed.readyState = 3
+    new Sender(closed, limits({ cork: true }), newStats()).holdTick()
+    expect(closed._socket.corked).toBe(0)
+  })
+
   it('waitBelow resolves once the buffer drained', async () => {
     const ws = new FakeSocket()
     const s = new Sender(ws, limits(), newStats())

@@ -184,6 +184,18 @@ export class Sender {
     return true
   }
 
+  /**
+   * Hold this tick's frames for this socket from now on, the first one included, and write them
+   * together at the next tick: for a run of frames known to follow one another without I/O in
+   * between (snapshot, held events, `subscribed`, `online` on a subscribe), which the
+   * first-frame-at-once rule would otherwise split into two writes. Fan-out never calls it.
+   */
+  holdTick(): void {
+    if (!this.#limits.cork || this.closed || this.#corked !== undefined) return
+    this.#lastTick = currentTick()
+    this.#cork()
+  }
+
   /** Close with 1013 and terminate after the grace period. Idempotent. */
   closeSlow(): void {
     if (this.#closed) return

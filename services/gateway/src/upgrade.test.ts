@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { MemoryBus } from '@touchline/bus'
 import { MemoryPresence } from '@touchline/presence'
 import { MemoryRateLimiter } from '@touchline/ratelimit'
@@ -13,6 +14,24 @@ import { TestClient } from './testing.ts'
 import { connectOptionsOf } from './upgrade.ts'
 
 const NOW = () => new Date().toISOString()
+
+/** What one write hands to the kernel: `101` for the handshake answer, then each WebSocket frame's type. */
+function describeWrite(chunks: unknown[]): string[] {
+  let b = Buffer.concat(chunks.map((c) => (Buffer.isBuffer(c) ? c : Buffer.from(String(c), 'latin1'))))
+  const out: string[] = []
+  if (b.toString('latin1', 0, 12) === 'HTTP/1.1 101') {
+    out.push('101')
+    b = b.subarray(b.indexOf('\r\n\r\n') + 4)
+  }
+  while (b.byteLength >= 2) {
+    const len = (b[1] as number) & 0x7f
+    const start = len === 126 ? 4 : 2
+    const size = len === 126 ? b.readUInt16BE(2) : len
+    out.push((JSON.parse(b.subarray(start, start + size).toString('utf8')) as { type: string }).type)
+    b = b.subarray(start + size)
+  }
+  return out
+}
 
 describe('connectOptionsOf', () => {
   // What the /ws route reads from fastify's request.query (default parser): a string or absent.
@@ -101,7 +120,7 @@ describe('the /ws upgrade before fastify routing', () => {
       clients.push(c)
       return c
     }
-    return { app, gw, port, routed, open }
+    return { app, bus, gw, port, routed, open }
   }
 
   function serverConnections(app: FastifyInstance): Promise<number> {
@@ -123,9 +142,12 @@ describe('the /ws upgrade before fastify routing', () => {
   it('upgrades GET /ws without fastify routing, with the same query handling', async () => {
     const s = await start()
     const a = await s.open('/ws?match=m1')
-    await a.nextOf('welcome')
+    const welcome = await a.nextOf('welcome')
     await a.nextOf('subscribed', 'm1')
     const bad = await s.open('/ws?since=3')
+    const badWelcome = await bad.nextOf('welcome')
+    expect(typeof welcome.connId === 'string' && welcome.connId.length >= 9).toBe(true)
+    expect(badWelcome.connId).not.toBe(welcome.connId)
     expect(await bad.nextOf('error')).toMatchObject({ code: 'bad_request', message: 'query parameter since needs match' })
     // A repeated parameter is absent, as fastify's array would be: no subscribe, no error.
     const twice = await s.open('/ws?match=m1&match=m1')
@@ -134,6 +156,46 @@ describe('the /ws upgrade before fastify routing', () => {
     expect(twice.frames.map((f) => f.type)).toEqual(['welcome', 'pong'])
     expect(s.routed).toEqual([])
     expect(s.gw.connections.size).toBe(3)
+  })
+
+  it('answers a subscribing connection in two writes: the 101 with welcome, then snapshot or replay with subscribed', async () => {
+    const s = await start()
+    for (let i = 0; i < 3; i++) await s.bus.appendEvent('m1', { kind: 'commentary', data: { text: `e${i + 1}` } })
+    // What the server's sockets hand to the kernel: each `_write` is one write(2), each `_writev`
+    // (a corked run) one writev(2) — the stream implementation methods every Writable calls.
+    const calls: unknown[][][] = []
+    s.app.server.prependListener('upgrade', (_req: unknown, socket: Duplex) => {
+      const mine: unknown[][] = []
+      calls.push(mine)
+      const impl = socket as Duplex & { _writev?: (chunks: Array<{ chunk: unknown }>, cb: () => void) => void }
+      const write = impl._write.bind(impl)
+      const writev = impl._writev?.bind(impl)
+      impl._write = (chunk, encoding, cb) => {
+        mine.push([chunk])
+        write(chunk, encoding, cb)
+      }
+      if (writev) {
+        impl._writev = (chunks, cb) => {
+          mine.push(chunks.map((c) => c.chunk))
+          writev(chunks, cb)
+        }
+      }
+    })
+    const fresh = await s.open('/ws?match=m1')
+    await fresh.nextOf('subscribed', 'm1')
+    const resuming = await s.open('/ws?match=m1&since=0')
+    await resuming.nextOf('subscribed', 'm1')
+    await new Promise((r) => setTimeout(r, 20))
+    expect(calls.map((writes) => writes.map(describeWrite))).toEqual([
+      [
+        ['101', 'welcome'],
+        ['snapshot', 'subscribed'],
+      ],
+      [
+        ['101', 'welcome'],
+        ['event', 'event', 'event', 'subscribed'],
+      ],
+    ])
   })
 
   it('hands every other upgrade to fastify: encoded paths reach the /ws route, unknown paths get 404', async () => {

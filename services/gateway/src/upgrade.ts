@@ -67,11 +67,21 @@ export function upgradeListener(route: UpgradeRoute): (req: IncomingMessage, soc
       return
     }
     const opts = exact ? {} : connectOptionsOf(url.slice(withQuery.length))
-    // ws answers a bad handshake itself (400/405 and destroy), as it does from the route.
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      // As @fastify/websocket does after its handleUpgrade (no listener here: clientTracking is off).
-      wss.emit('connection', ws, req)
-      route.accept(ws, opts)
-    })
+    // ws writes the 101 and calls back synchronously (no verifyClient here), and `accept` writes
+    // the `welcome` frame at once: corked, both leave in one writev instead of two write(2)s, a
+    // third of the syscalls of a connection (101, welcome, snapshot + subscribed). That is the
+    // cost that bounds a reconnect storm after a gateway dies.
+    socket.cork()
+    try {
+      // ws answers a bad handshake itself (400/405 and destroy), as it does from the route.
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        // As @fastify/websocket does after its handleUpgrade (no listener here: clientTracking is off).
+        wss.emit('connection', ws, req)
+        route.accept(ws, opts)
+      })
+    } finally {
+      // A refused handshake was already flushed by ws (`end` uncorks) or destroyed.
+      if (!socket.destroyed) socket.uncork()
+    }
   }
 }
