@@ -31,7 +31,7 @@ import type { Bus, BusSubscription, LiveChat, LiveEvent, StoredEvent } from '@to
 import type { Logger } from 'pino'
 import { ChunkedRun, FANOUT_CHUNK } from './chunked.ts'
 import { FrameBatch, textFrame } from './frame.ts'
-import type { BuiltSnapshot } from './resume.ts'
+import type { BuiltSnapshot, ReusableSnapshot } from './resume.ts'
 import type { Sender } from './sender.ts'
 import type { GatewayStats } from './stats.ts'
 
@@ -85,6 +85,10 @@ export class MatchChannel {
   subs: BusSubscription[] = []
   /** Snapshots being built for this match, by position (resume.ts shares them while in flight). */
   readonly snapshots = new Map<string, Promise<BuiltSnapshot>>()
+  /** The last snapshot built, reused for a while (resume.ts SNAPSHOT_REUSE_MS). */
+  reusable: ReusableSnapshot | undefined
+  /** Counts chat messages and must-deliver broadcasts (chat deletions): a snapshot built before a change is not reused. */
+  chatVersion = 0
   /** Droppable frames collected in the open coalescing window, and the timer that ends it. */
   chatBatch: FrameBatch | undefined
   chatTimer: NodeJS.Timeout | undefined
@@ -182,6 +186,7 @@ export class Hub {
       this.#droppable(ch, frame, false)
       return
     }
+    ch.chatVersion++
     this.#flushChat(ch)
     let framed: Buffer | undefined
     for (const sub of this.#liveAndJoining(ch)) {
@@ -259,6 +264,7 @@ export class Hub {
     ch.chatBatch = undefined
     ch.chatWrite?.cancel()
     ch.chatWrite = undefined
+    ch.reusable = undefined
     for (const s of ch.subs) {
       try {
         s.unsubscribe()
@@ -286,6 +292,7 @@ export class Hub {
 
   #onChat(ch: MatchChannel, chat: LiveChat): void {
     if (ch.closed) return
+    ch.chatVersion++
     this.#droppable(ch, toBuffer(chat.frame), true)
   }
 

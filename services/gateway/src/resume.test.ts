@@ -18,6 +18,8 @@ interface Hooks {
   dropLive?: (ev: LiveEvent) => boolean
   /** Deliver live events this much later (the live feed lags behind the log). */
   delayLiveMs?: number
+  /** Called with the name of every other bus method called (counting reads). */
+  onCall?: (method: string) => void
 }
 
 /** A MemoryBus seen through hooks. */
@@ -40,7 +42,11 @@ function hooked(inner: MemoryBus, hooks: Hooks): Bus {
           })
       }
       const v = Reflect.get(target, prop, target)
-      return typeof v === 'function' ? v.bind(target) : v
+      if (typeof v !== 'function') return v
+      return (...args: unknown[]) => {
+        hooks.onCall?.(String(prop))
+        return v.apply(target, args)
+      }
     },
   }) as unknown as Bus
 }
@@ -141,6 +147,8 @@ describe('resume', () => {
   it('never repeats an event when the log read is ahead of the live feed at the switch to live', async () => {
     // Events stored just before the subscribe are in the log read but reach the hub only later.
     const ctx = await setup(5, { delayLiveMs: 40 })
+    // b and c must build their own snapshot (reading 6..9 ahead of the hub), not reuse a's.
+    ctx.o.snapshotReuseMs = 0
     const a = subscriber(ctx.o)
     const b = subscriber(ctx.o)
     await startSubscription(ctx.o, a.sub, {})
@@ -154,6 +162,53 @@ describe('resume', () => {
     expect(received(a.ws).seqs).toEqual(contiguous(1, 12))
     expect(received(b.ws).seqs).toEqual(contiguous(1, 12))
     expect(received(c.ws).seqs).toEqual(contiguous(3, 12))
+  })
+
+  it('reuses a built snapshot for later subscribers of the same position, never across an event or chat', async () => {
+    const calls: Record<string, number> = {}
+    const ctx = await setup(5, { onCall: (m) => (calls[m] = (calls[m] ?? 0) + 1) })
+    const builds = () => calls.recentChat ?? 0
+    const subscribe = async (since?: number) => {
+      const s = subscriber(ctx.o)
+      expect(await startSubscription(ctx.o, s.sub, since === undefined ? {} : { since })).toMatchObject({ type: 'live' })
+      return s.ws
+    }
+    const a = await subscribe()
+    const b = await subscribe()
+    expect(builds()).toBe(1)
+    expect(calls.getMatch).toBe(1)
+    expect(b.sent[0]).toBe(a.sent[0]) // the same Buffer
+    // Chat reached the channel: the next snapshot is built anew and carries it.
+    await ctx.inner.appendChat('m', { user: { id: 'u1', name: 'Ann' }, text: 'hello' })
+    await settle()
+    const c = await subscribe()
+    expect(builds()).toBe(2)
+    expect(received(c).frames[0]?.chat.map((m: Frame) => m.text)).toEqual(['hello'])
+    // So does a chat deletion (a must-deliver broadcast of the match).
+    ctx.hub.broadcast('m', Buffer.from('{"type":"chat_deleted","matchId":"m","id":"1"}'), false)
+    await subscribe()
+    expect(builds()).toBe(3)
+    // An event moved the position: built anew, with it.
+    await ctx.append(1)
+    await settle()
+    const d = await subscribe()
+    expect(builds()).toBe(4)
+    expect(received(d).frames[0]).toMatchObject({ type: 'snapshot', seq: 6 })
+    await subscribe()
+    expect(builds()).toBe(4)
+    // Past the reuse window: built anew.
+    ctx.o.snapshotReuseMs = 30
+    await new Promise((r) => setTimeout(r, 40))
+    const e = await subscribe()
+    expect(builds()).toBe(5)
+    expect(received(e).seqs).toEqual(contiguous(1, 6))
+    // A resume is a replay from the log, not a snapshot: no build.
+    await subscribe(4)
+    expect(builds()).toBe(5)
+    // Every subscriber got every event exactly once.
+    await ctx.append(2)
+    await settle()
+    for (const ws of [a, b, c, d, e]) expect(received(ws).seqs.slice(-3)).toEqual([6, 7, 8])
   })
 
   it('fills a live gap from the log: lost publishes show up late, never missing', async () => {

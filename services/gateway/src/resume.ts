@@ -32,6 +32,8 @@ export interface ResumeOptions {
   replayHighWaterBytes: number
   /** Give up on a replay whose socket does not drain for this long (close 1013). */
   replayStallMs: number
+  /** Reuse a built snapshot and a match record read this long (default SNAPSHOT_REUSE_MS; 0 = share only while in flight). */
+  snapshotReuseMs?: number
 }
 
 type SubState = 'starting' | 'pending' | 'live' | 'closed'
@@ -99,7 +101,7 @@ export async function startSubscription(
   let record: MatchRecord | null = null
   try {
     if (request.since === undefined || !hub.hasReadyChannel(matchId)) {
-      record = await sharedGetMatch(bus, matchId)
+      record = await sharedGetMatch(bus, matchId, o.snapshotReuseMs ?? SNAPSHOT_REUSE_MS)
       if (!record) return { type: 'error', code: 'unknown_match', message: `no match ${matchId}` }
     }
   } catch (err) {
@@ -237,13 +239,12 @@ async function drain(o: ResumeOptions, sub: Subscription): Promise<void> {
 }
 
 /**
- * Reads of a match record in flight, per bus: subscribers arriving together (a burst of
- * connections to one match) share one read instead of each making its own. A read that started
- * before a request answers it as well as its own would have: it is only shared while in flight.
+ * Reads of a match record, per bus: subscribers arriving together (a burst of connections to one
+ * match) share one read instead of each making its own, in flight and for `snapshotReuseMs` after.
  */
 const matchReads = new WeakMap<Bus, Map<string, Promise<MatchRecord | null>>>()
 
-function sharedGetMatch(bus: Bus, matchId: string): Promise<MatchRecord | null> {
+function sharedGetMatch(bus: Bus, matchId: string, reuseMs: number): Promise<MatchRecord | null> {
   let reads = matchReads.get(bus)
   if (!reads) {
     reads = new Map()
@@ -257,7 +258,8 @@ function sharedGetMatch(bus: Bus, matchId: string): Promise<MatchRecord | null> 
   const done = () => {
     if (all.get(matchId) === read) all.delete(matchId)
   }
-  read.then(done, done)
+  // A record is reused for reuseMs; "no such match" and failures are not.
+  read.then((record) => (record && reuseMs > 0 ? setTimeout(done, reuseMs).unref() : done()), done)
   return read
 }
 
@@ -267,22 +269,55 @@ export interface BuiltSnapshot {
   seq: number
 }
 
+/**
+ * How long a built snapshot (and a match record read) is reused for later subscribers of the same
+ * position. A burst of subscribers — a reconnect storm after a gateway died, the start of a big
+ * match — otherwise rebuilt it over and over: with sharing only while in flight, 10,000
+ * connections to one match made ~1,000 builds (three NATS reads each) and ~3,000 record reads.
+ * Nothing in a reused snapshot is older than a new build would be: it is only reused for the same
+ * delivered seq and epoch and while no chat reached the channel (see `snapshot`), its scoreboard
+ * is folded up to its seq, and a match's other fields do not change after it is created. The
+ * bound only keeps a quiet match from holding its snapshot (and a record) in memory.
+ */
+export const SNAPSHOT_REUSE_MS = 1000
+
+/** A built snapshot kept on its channel for reuse (see SNAPSHOT_REUSE_MS). */
+export interface ReusableSnapshot {
+  /** Position it was built for: delivered seq, epoch, reset. */
+  key: string
+  /** The channel's chat version when its reads started. */
+  chatVersion: number
+  /** When its reads started (Date.now()). */
+  at: number
+  built: BuiltSnapshot
+}
+
 /** Send a snapshot covering at least what the hub has delivered; returns its seq. */
 async function snapshot(o: ResumeOptions, sub: Subscription, ch: MatchChannel, known: MatchRecord | null, reset: boolean): Promise<number> {
   // Subscribers of a match that ask while a snapshot of the same position (delivered seq, epoch,
   // reset) is being built get that one: its reads started after the hub had delivered the same
   // seq, so it covers what they need, and the frame is one Buffer written to each socket (as
-  // fan-out does). Only shared while in flight; see "Memory per connection" in the README.
+  // fan-out does). A built one is reused for SNAPSHOT_REUSE_MS while the position is the same and
+  // no chat (or chat deletion) reached the channel since its reads started: the same events, the
+  // same recent chat as a new build would read.
   const key = `${ch.lastSeq}\u0000${ch.epoch}\u0000${reset ? 1 : 0}`
-  let building = ch.snapshots.get(key)
+  const now = Date.now()
+  const reuseMs = o.snapshotReuseMs ?? SNAPSHOT_REUSE_MS
+  const kept = ch.reusable
+  let building: Promise<BuiltSnapshot> | BuiltSnapshot | undefined =
+    kept && kept.key === key && kept.chatVersion === ch.chatVersion && now - kept.at < reuseMs ? kept.built : ch.snapshots.get(key)
   if (!building) {
+    const chatVersion = ch.chatVersion
     const built = buildSnapshot(o, sub.matchId, ch.lastSeq, known, reset)
     building = built
     ch.snapshots.set(key, built)
     const done = () => {
       if (ch.snapshots.get(key) === built) ch.snapshots.delete(key)
     }
-    built.then(done, done)
+    built.then((b) => {
+      done()
+      if (reuseMs > 0) keepForReuse(ch, { key, chatVersion, at: now, built: b }, reuseMs)
+    }, done)
   }
   const { frame, seq } = await building
   check(sub)
@@ -293,6 +328,15 @@ async function snapshot(o: ResumeOptions, sub: Subscription, ch: MatchChannel, k
   o.stats.snapshots++
   if (reset) o.stats.resets++
   return seq
+}
+
+function keepForReuse(ch: MatchChannel, entry: ReusableSnapshot, reuseMs: number): void {
+  if (ch.closed || (ch.reusable !== undefined && ch.reusable.at > entry.at)) return
+  ch.reusable = entry
+  // Not kept past its use: a quiet match must not hold its snapshot Buffer.
+  setTimeout(() => {
+    if (ch.reusable === entry) ch.reusable = undefined
+  }, reuseMs).unref()
 }
 
 async function buildSnapshot(
