@@ -14,6 +14,23 @@ const limits = (over: Partial<SenderLimits> = {}): SenderLimits => ({
 
 const frame = (n: number) => Buffer.alloc(n, 0x61)
 
+/** A fake socket whose TCP socket counts corks and the flushes of its corked runs. */
+function corkable() {
+  const ws = new FakeSocket() as FakeSocket & { _socket: { cork(): void; uncork(): void; corked: number; flushes: number } }
+  ws._socket = {
+    corked: 0,
+    flushes: 0,
+    cork() {
+      this.corked++
+    },
+    uncork() {
+      this.corked--
+      if (this.corked === 0) this.flushes++
+    },
+  }
+  return ws
+}
+
 describe('Sender', () => {
   afterEach(() => {
     vi.useRealTimers()
@@ -81,18 +98,7 @@ describe('Sender', () => {
   })
 
   it('writes the first frame of a tick at once, corks from the second frame on and uncorks once', async () => {
-    const ws = new FakeSocket() as FakeSocket & { _socket: { cork(): void; uncork(): void; corked: number; flushes: number } }
-    ws._socket = {
-      corked: 0,
-      flushes: 0,
-      cork() {
-        this.corked++
-      },
-      uncork() {
-        this.corked--
-        if (this.corked === 0) this.flushes++
-      },
-    }
+    const ws = corkable()
     const s = new Sender(ws, limits({ cork: true }), newStats())
     s.send(frame(10))
     expect(ws._socket.corked).toBe(0) // a lone event is not held back
@@ -112,21 +118,6 @@ describe('Sender', () => {
   })
 
   it('holdTick holds the first frame too, in one corked run with the rest of the tick; no-op without cork or when closed', async () => {
-    const corkable = () => {
-      const ws = new FakeSocket() as FakeSocket & { _socket: { cork(): void; uncork(): void; corked: number; flushes: number } }
-      ws._socket = {
-        corked: 0,
-        flushes: 0,
-        cork() {
-          this.corked++
-        },
-        uncork() {
-          this.corked--
-          if (this.corked === 0) this.flushes++
-        },
-      }
-      return ws
-    }
     const ws = corkable()
     const stats = newStats()
     const s = new Sender(ws, limits({ cork: true }), stats)
