@@ -299,7 +299,9 @@ async function snapshot(o: ResumeOptions, sub: Subscription, ch: MatchChannel, k
   // seq, so it covers what they need, and the frame is one Buffer written to each socket (as
   // fan-out does). A built one is reused for SNAPSHOT_REUSE_MS while the position is the same and
   // no chat (or chat deletion) reached the channel since its reads started: the same events, the
-  // same recent chat as a new build would read.
+  // same recent chat as a new build would read. (A chat message already stored whose live copy
+  // has not reached this node yet can be missing, as from a snapshot shared in flight: chat is
+  // best effort; events never are, the seq in the key guards them.)
   const key = `${ch.lastSeq}\u0000${ch.epoch}\u0000${reset ? 1 : 0}`
   const now = Date.now()
   const reuseMs = o.snapshotReuseMs ?? SNAPSHOT_REUSE_MS

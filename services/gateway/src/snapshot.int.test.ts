@@ -1,8 +1,10 @@
 /**
  * The scoreboard of a snapshot on the NATS bus: a page seeds its board from `snapshot.match` at
  * `snapshot.seq` and ignores events up to it, so the scoreboard must be at that seq even when the
- * stored board (folded by the bus after each event is durable) lags the log. The gateway runs in
- * this process on a real NatsBus; "ingest" is a second connection that writes the match.
+ * stored board (folded by the bus after each event is durable) lags the log. And a snapshot reused
+ * for later spectators (resume.ts SNAPSHOT_REUSE_MS) never lacks chat or an event the gateway has
+ * delivered. The gateway runs in this process on a real NatsBus; "ingest" is a second connection
+ * that writes the match.
  */
 import { connectNatsBus, type NatsBus } from '@touchline/bus'
 import { MemoryPresence } from '@touchline/presence'
@@ -163,5 +165,34 @@ describe('snapshot scoreboard on NATS', () => {
     const seq = await post(m, 'goal', { score: { home: 1, away: 1 } })
     await c.waitSeq(m, seq)
     expect(c.seqsOf(m)).toEqual([4, 5, 6, 7])
+  })
+})
+
+describe('snapshot reuse on NATS', () => {
+  it('never serves a snapshot without the chat or the event the gateway has already seen', async () => {
+    const { port } = await gateway()
+    const m = await newMatch()
+    await notes(m, 3)
+    const a = await TestClient.open(`ws://127.0.0.1:${port}/ws?match=${m}`)
+    clients.push(a)
+    const first = await a.nextOf('snapshot', m)
+    await a.nextOf('subscribed', m)
+    // Nothing changed: the next spectator gets the same snapshot (built once, within the reuse window).
+    expect(await snapshotFrom(port, m)).toEqual(first)
+
+    // Chat the gateway has delivered (a got it live) is in every later snapshot.
+    await ingest.appendChat(m, { user: { id: 'u1', name: 'Ann' }, text: 'what a save' })
+    await a.nextOf('chat', m)
+    const withChat = await snapshotFrom(port, m)
+    expect(withChat.chat.map((c: Frame) => c.text)).toEqual(['what a save'])
+    expect(withChat.seq).toBe(3)
+
+    // So is an event the gateway has delivered.
+    const seq = await post(m, 'goal', { score: { home: 1, away: 0 } })
+    await a.waitSeq(m, seq)
+    const withEvent = await snapshotFrom(port, m)
+    expect(withEvent.seq).toBe(seq)
+    expect(withEvent.events.map((e: Frame) => e.seq)).toEqual([1, 2, 3, 4])
+    expect(withEvent.match).toMatchObject({ seq, scoreboard: { home: 1, away: 0 } })
   })
 })
