@@ -183,6 +183,19 @@ describe('the idempotency bucket bounded by size (idempotencyMaxBytes)', () => {
     await expect(jsm.streams.info(streamOf(fresh))).rejects.toThrow(/stream not found/)
   })
 
+  it('ingest (with a bound) and a gateway (without) starting together on a new prefix both start, and the bound holds', async () => {
+    // The stack runner and compose start them at once: both can find a bucket missing, and the
+    // second create of it then differs from the first (max_bytes), which nats-server refuses.
+    // Several fresh prefixes, each opened by both at the same moment, so that the race is met.
+    for (let i = 0; i < 8; i++) {
+      const prefix = freshPrefix()
+      const results = await Promise.allSettled([open({ prefix, idempotencyMaxBytes: KIB64 }), open({ prefix })])
+      for (const r of results) if (r.status === 'fulfilled') await r.value.close()
+      expect(results.map((r) => (r.status === 'rejected' ? String(r.reason) : 'ok'))).toEqual(['ok', 'ok'])
+      expect((await jsm.streams.info(streamOf(prefix))).config).toMatchObject({ max_bytes: KIB64, discard: DiscardPolicy.Old })
+    }
+  })
+
   it('refuses a bound that is not -1 or a positive whole number before connecting', async () => {
     for (const bad of [0, -2, 1.5, Number.NaN]) {
       await expect(open({ prefix: freshPrefix(), idempotencyMaxBytes: bad })).rejects.toThrow(

@@ -395,10 +395,10 @@ export class NatsBus implements Bus {
     const kvm = new Kvm(this.#js)
     const base = { history: 1, storage: StorageType.File, replicas: this.#replicas, timeout: this.#timeoutMs }
     const [matches, idem, mutes, settings] = await Promise.all([
-      kvm.create(n.matchesBucket, base),
+      createBucket(kvm, n.matchesBucket, base),
       this.#openIdempotency(kvm, base),
-      kvm.create(n.mutesBucket, { ...base, ttl: LIMITS.muteMaxSeconds * 1000 + 3600_000 }),
-      kvm.create(n.settingsBucket, base),
+      createBucket(kvm, n.mutesBucket, { ...base, ttl: LIMITS.muteMaxSeconds * 1000 + 3600_000 }),
+      createBucket(kvm, n.settingsBucket, base),
     ])
     this.#kv = { matches, idem, mutes, settings }
   }
@@ -412,7 +412,7 @@ export class NatsBus implements Bus {
     const bound = this.#idemMaxBytes
     const bucket = this.names.idempotencyBucket
     try {
-      const kv = await kvm.create(bucket, {
+      const kv = await createBucket(kvm, bucket, {
         ...base,
         ttl: IDEMPOTENCY_TTL_MS + 3600_000,
         ...(bound && bound > 0 ? { max_bytes: bound } : {}),
@@ -479,7 +479,7 @@ export class NatsBus implements Bus {
       return (await this.#jsm.streams.add(full)).created
     } catch (err) {
       // Another instance created it meanwhile.
-      if (err instanceof JetStreamApiError && err.code === 10058) return (await this.#jsm.streams.info(full.name)).created
+      if (isApiError(err, STREAM_NAME_IN_USE)) return (await this.#jsm.streams.info(full.name)).created
       throw err
     }
   }
@@ -1402,6 +1402,28 @@ function kvToken(s: string): string {
 function idemIds(matchId: string, key: string): { kvKey: string; msgId: string } {
   const h = hash('sha256', key, 'base64url')
   return { kvKey: `${kvToken(matchId)}.${h}`, msgId: `${matchId}:${h}` }
+}
+
+/** JetStream API error: a stream of that name exists with another configuration. */
+const STREAM_NAME_IN_USE = 10058
+
+/**
+ * `Kvm.create`, safe against another process creating the same bucket at the same moment.
+ * nats.js looks the bucket's stream up and adds it when it is missing; when two processes both
+ * find it missing, the second add fails with "stream name already in use with a different
+ * configuration" whenever their options differ — as they do between ingest (which sets the
+ * idempotency bucket's max_bytes) and a gateway (which leaves it alone) started together by the
+ * stack runner or compose. The bucket then exists, so a second open finds and binds it; what
+ * this process wanted changed on it (the idempotency bound) is applied after the open, as for a
+ * bucket made earlier.
+ */
+async function createBucket(kvm: Kvm, name: string, opts: Parameters<Kvm['create']>[1]): Promise<KV> {
+  try {
+    return await kvm.create(name, opts)
+  } catch (err) {
+    if (!isApiError(err, STREAM_NAME_IN_USE)) throw err
+    return kvm.create(name, opts)
+  }
 }
 
 function isApiError(err: unknown, code: number): boolean {
