@@ -3,11 +3,28 @@
  * applied changes nothing, so replays and duplicate deliveries are harmless.
  *
  * - any event with `data.score` sets the score (goal, score, …);
- * - `period` sets the period from `data.period` or `data.text`;
- * - `correction` with `refSeq` amends the referenced event's score/period/minute;
- * - `retraction` with `refSeq` withdraws the referenced event: the score falls back to the
- *   previous score-bearing event that still stands (0–0 when none);
- * - `minute` follows the latest event that carries one.
+ * - `period` sets the period from `data.period`, else from `data.text` (at most 40 characters);
+ * - `minute` follows the latest event that carries one (the match clock);
+ * - `retraction` with `refSeq` withdraws the referenced event: score and period fall back to the
+ *   previous event that still stands (0–0 and no period when none). The minute stays: the clock
+ *   does not run back because an event was withdrawn (the retraction's own `minute` moves it like
+ *   any event's);
+ * - `correction` with `refSeq` amends the referenced event as if it had been posted with the
+ *   correction's fields:
+ *   - `score` replaces its score, `period` its period, and `text` its period only when that came
+ *     from its text (a `period` event without `data.period`);
+ *   - `minute` replaces its minute, which moves the clock only if that event is then the latest
+ *     carrying one: the clock's current source, or an event after it (it had no minute, so it
+ *     becomes the source). An earlier event's minute is history and leaves the clock alone, and so
+ *     does every minute correction while the source is unknown (a board stored before `minuteSeq`
+ *     existed, or seeded from a view), until the next event carrying a minute;
+ *   - an event the board holds nothing for (no score or period, or older than the board's history)
+ *     gets an entry at its place when the correction gives it a score or a period;
+ * - a withdrawn event, a correction and a retraction are `sealed`: a correction of one changes
+ *   nothing, so a withdrawn goal stays withdrawn (and, as in the feed, a correction of a correction
+ *   amends that correction's item, not its target). A retraction of a correction changes nothing
+ *   either: the board does not keep what a correction replaced, so it cannot undo it; the fix is a
+ *   new correction with the right values.
  */
 import type { EventData, Score, ScoreboardView } from './common.ts'
 
@@ -15,12 +32,26 @@ interface Entry {
   seq: number
   score?: Score
   period?: string
+  /**
+   * The period came from the event's text (it had no `data.period`), so a correction of the text
+   * corrects the period. Absent in boards stored before it existed: such a period then changes only
+   * by a correction's `period`, as before.
+   */
+  textPeriod?: true
 }
 
+/** Stored with each match record: fields added later are optional, and absent in older boards. */
 export interface BoardState {
   /** Only the events that matter to the board (score- or period-bearing), in seq order. */
   entries: Entry[]
   minute: number | null
+  /** The seq `minute` came from; absent when unknown (see the header). */
+  minuteSeq?: number
+  /**
+   * Seqs no correction may amend: withdrawn events, corrections and retractions. Absent means
+   * none; a board stored before it existed does not know what was withdrawn before.
+   */
+  sealed?: number[]
   /** The last seq applied. */
   seq: number
 }
@@ -33,40 +64,81 @@ export interface BoardEvent {
   data: EventData
 }
 
-function periodOf(data: EventData): string | undefined {
-  const p = data.period ?? data.text
-  return typeof p === 'string' && p.length > 0 ? p.slice(0, 40) : undefined
+const PERIOD_MAX = 40
+
+/** A non-empty string cut to PERIOD_MAX characters (code points: an emoji is never split in half). */
+function clip(s: unknown): string | undefined {
+  if (typeof s !== 'string' || s.length === 0) return undefined
+  return s.length <= PERIOD_MAX ? s : Array.from(s).slice(0, PERIOD_MAX).join('')
 }
 
 export function applyEvent(state: BoardState, ev: BoardEvent): BoardState {
   if (ev.seq <= state.seq) return state
-  const entries = state.entries.slice()
-  const minute = typeof ev.data.minute === 'number' ? ev.data.minute : state.minute
-  const ref = ev.data.refSeq
-  if (ev.kind === 'retraction' && typeof ref === 'number') {
-    const i = entries.findIndex((e) => e.seq === ref)
-    if (i >= 0) entries.splice(i, 1)
-  } else if (ev.kind === 'correction' && typeof ref === 'number') {
-    const i = entries.findIndex((e) => e.seq === ref)
-    const patch: Entry = { seq: ref }
-    if (ev.data.score) patch.score = ev.data.score
-    const period = ev.data.period
-    if (typeof period === 'string') patch.period = period
-    if (i >= 0) entries[i] = { ...entries[i], ...patch } as Entry
-    else if (patch.score || patch.period) {
-      const at = entries.findIndex((e) => e.seq > ref)
-      entries.splice(at < 0 ? entries.length : at, 0, patch)
+  const next: BoardState = { ...state, entries: state.entries.slice(), seq: ev.seq }
+  const { data } = ev
+  const ref = data.refSeq
+  if ((ev.kind === 'retraction' || ev.kind === 'correction') && typeof ref === 'number') {
+    const sealed = state.sealed ?? []
+    next.sealed = [...sealed, ev.seq]
+    // The log only lets an event name an earlier one; anything else is ignored.
+    const open = ref < ev.seq && !sealed.includes(ref)
+    if (ev.kind === 'retraction') {
+      if (typeof data.minute === 'number') setMinute(next, data.minute, ev.seq)
+      if (open) {
+        next.entries = next.entries.filter((e) => e.seq !== ref)
+        next.sealed.push(ref)
+      }
+    } else if (open) {
+      correct(next, data, ref)
     }
   } else {
+    if (typeof data.minute === 'number') setMinute(next, data.minute, ev.seq)
     const entry: Entry = { seq: ev.seq }
-    if (ev.data.score) entry.score = { home: ev.data.score.home, away: ev.data.score.away }
+    if (data.score) entry.score = { home: data.score.home, away: data.score.away }
     if (ev.kind === 'period') {
-      const p = periodOf(ev.data)
+      // `??` as before: only an absent data.period falls back to the text.
+      const fromText = data.period === undefined || data.period === null
+      const p = clip(fromText ? data.text : data.period)
       if (p) entry.period = p
+      if (p && fromText) entry.textPeriod = true
     }
-    if (entry.score || entry.period) entries.push(entry)
+    if (entry.score || entry.period) next.entries.push(entry)
   }
-  return { entries, minute, seq: ev.seq }
+  return next
+}
+
+function setMinute(board: BoardState, minute: number, seq: number): void {
+  board.minute = minute
+  board.minuteSeq = seq
+}
+
+/** Amend event `ref` (not sealed, before the correction) on `board`, a fresh copy. */
+function correct(board: BoardState, data: EventData, ref: number): void {
+  const { entries } = board
+  const i = entries.findIndex((e) => e.seq === ref)
+  const cur = i >= 0 ? entries[i] : undefined
+  const amended: Entry = { seq: ref }
+  const score = data.score ?? cur?.score
+  if (score) amended.score = { home: score.home, away: score.away }
+  const period = clip(data.period)
+  if (period) {
+    amended.period = period // now an explicit period: a later text correction leaves it
+  } else if (cur?.textPeriod) {
+    amended.period = clip(data.text) ?? cur.period
+    amended.textPeriod = true
+  } else if (cur?.period) {
+    amended.period = cur.period
+  }
+  if (cur) entries[i] = amended
+  else if (amended.score || amended.period) {
+    const at = entries.findIndex((e) => e.seq > ref)
+    entries.splice(at < 0 ? entries.length : at, 0, amended)
+  }
+  if (typeof data.minute === 'number') {
+    // No source yet (minute null) counts as one before every event; an unknown source is undefined.
+    const source = board.minuteSeq ?? (board.minute === null ? 0 : undefined)
+    if (source !== undefined && ref >= source) setMinute(board, data.minute, ref)
+  }
 }
 
 /**
