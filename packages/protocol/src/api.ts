@@ -47,7 +47,9 @@ export const PostEventBody = Type.Object(
     score: Type.Optional(Score),
     /** For `correction` and `retraction`: the seq of the event amended or withdrawn. */
     refSeq: Type.Optional(Type.Integer({ minimum: 1 })),
-    data: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 32 })),
+    // The key rule as propertyNames: a Record's key schema compiles to patternProperties "^.*$"
+    // and would not check the length.
+    data: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { maxProperties: 32, propertyNames: { minLength: 1, maxLength: 64 } })),
   },
   { additionalProperties: false },
 )

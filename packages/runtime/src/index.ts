@@ -1,5 +1,6 @@
 export { type BackendConfig, type BackendOptions, type Backends, connectBackends } from './backends.ts'
 export { answerUnavailableWhileClosing, closingGuard, type ClosingGuard } from './closing.ts'
+export { apiHttpErrors, clientErrorHandler, frameworkErrors, MAX_PARAM_LENGTH, notFoundBody } from './http-errors.ts'
 export { createRegistry } from './metrics.ts'
 export { tokenSecretOf } from './secret.ts'
 export { configOrExit } from './startup.ts'

@@ -103,6 +103,26 @@ export async function requestWhileClosing(
   return raw.split(/(?=HTTP\/1\.1 )/)
 }
 
+/**
+ * Send raw bytes to an app that listens on 127.0.0.1, and read everything it writes until it ends
+ * the connection: for requests a client library would refuse to send (a bad header byte, an
+ * unknown method, an undecodable URL).
+ */
+export async function rawExchange(app: ListeningApp, bytes: string): Promise<string> {
+  if (!app.server.listening) await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as AddressInfo
+  const sock = connect(port, '127.0.0.1')
+  let raw = ''
+  sock.setEncoding('utf8').on('data', (d: string) => {
+    raw += d
+  })
+  sock.on('error', () => {}) // a reset after the answer: what was read tells
+  const ended = new Promise<void>((r) => sock.on('close', () => r()))
+  sock.end(bytes)
+  await ended
+  return raw
+}
+
 /** A raw HTTP/1.1 request: `host: x`, then `headers`, then content type and length when there is a JSON `payload`. */
 export function rawRequest(method: string, path: string, payload = '', headers: Record<string, string> = {}): string {
   const all: Record<string, string> = { host: 'x', ...headers }

@@ -11,6 +11,7 @@ export {
   requestWhileClosing,
   gate,
   rawRequest,
+  rawExchange,
   answeredWithJson,
   rawStatus,
   rawJson,

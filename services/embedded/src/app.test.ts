@@ -6,6 +6,7 @@ import { keyRing } from '@touchline/ingest'
 import { MemoryPresence } from '@touchline/presence'
 import { MemoryRateLimiter } from '@touchline/ratelimit'
 import { Registry } from 'prom-client'
+import { rawExchange, rawJson, rawStatus } from '@touchline/testkit/fixtures'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildEmbeddedApp, type EmbeddedApp } from './app.ts'
 import { DEMO_MATCH_ID, seedDemo } from './demo.ts'
@@ -51,7 +52,8 @@ describe('embedded app', () => {
     expect((await built.app.inject({ method: 'GET', url: '/console.html' })).body).toContain('console')
     const asset = await built.app.inject({ method: 'GET', url: '/assets/app-abc123.js' })
     expect(asset.headers['cache-control']).toContain('immutable')
-    expect((await built.app.inject({ method: 'GET', url: '/nope.html' })).statusCode).toBe(404)
+    const missing = await built.app.inject({ method: 'GET', url: '/nope.html?x=1' })
+    expect([missing.statusCode, missing.json()]).toEqual([404, { code: 'not_found', message: 'no route GET /nope.html' }])
     expect((await built.app.inject({ method: 'GET', url: '/.touchline-build.json' })).statusCode).toBe(404)
   })
 
@@ -66,6 +68,15 @@ describe('embedded app', () => {
     expect(metrics).toContain('touchline_ingest_')
     const docs = await built.app.inject({ method: 'GET', url: '/api/docs' })
     expect([200, 302]).toContain(docs.statusCode)
+  })
+
+  it('answers a malformed URL, a path segment over 100 characters and a request Node refuses with the API body, pages and API alike', async () => {
+    for (const url of ['/%ZZ', '/api/v1/matches/%ZZ', `/api/v1/matches/${'a'.repeat(101)}`]) {
+      const r = await built.app.inject({ method: 'GET', url })
+      expect([r.statusCode, r.json().code], url).toEqual([400, 'bad_request'])
+    }
+    const raw = await rawExchange(built.app, 'GET / HTTP/1.1\r\nhost: x\r\nx-bad: a\u0001b\r\n\r\n')
+    expect([rawStatus(raw), rawJson(raw).code]).toEqual(['400', 'bad_request'])
   })
 
   it('guards writes with the API keys and seeds the demo match once', async () => {

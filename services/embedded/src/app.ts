@@ -10,7 +10,7 @@ import { Gateway, type GatewayDeps, type GatewaySettings, gatewayPlugin } from '
 import { type IngestDeps, ingestPlugin, type KeyRing } from '@touchline/ingest'
 import type { PresenceStore } from '@touchline/presence'
 import type { RateLimiter } from '@touchline/ratelimit'
-import { answerUnavailableWhileClosing } from '@touchline/runtime'
+import { answerUnavailableWhileClosing, apiHttpErrors, notFoundBody } from '@touchline/runtime'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import type { Registry } from 'prom-client'
@@ -75,6 +75,8 @@ export async function buildEmbeddedApp(deps: EmbeddedDeps): Promise<EmbeddedApp>
     // Off: the closing guard below answers the API's 503, with a `code`, while the app closes.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // A malformed URL and a request Node's parser refuses answer with the API's body.
+    ...apiHttpErrors,
   }) as unknown as FastifyInstance
 
   // While closing, a request that still arrives (on a connection that was busy when the close
@@ -87,6 +89,10 @@ export async function buildEmbeddedApp(deps: EmbeddedDeps): Promise<EmbeddedApp>
   answerUnavailableWhileClosing(app, {
     answersItself: (request) => ROOT_HEALTH.has(request.routeOptions.url ?? '') || underApi(request.url),
     message: 'this touchline process is shutting down: nothing was done, retry',
+  })
+  // A page or path that does not exist: the API's `not_found` (under /api ingest has its own).
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).type('application/json; charset=utf-8').send(notFoundBody(request.method, request.url))
   })
 
   const gatewayDeps: GatewayDeps = {

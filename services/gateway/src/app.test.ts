@@ -9,6 +9,7 @@ import {
   expectUnavailable,
   gate,
   type LateWhen,
+  rawExchange,
   rawJson as json,
   rawRequest,
   rawStatus as status,
@@ -326,6 +327,18 @@ describe('gateway over a real socket', () => {
       expect(text).toContain(name)
     }
     expect(text).not.toContain('process_cpu') // default metrics are the process's business
+  })
+
+  it('answers an unknown path, a malformed URL and a request Node refuses with the API body', async () => {
+    const s = await start()
+    const missing = await fetch(`${s.http}/nope?token=secret`)
+    expect([missing.status, await missing.json()]).toEqual([404, { code: 'not_found', message: 'no route GET /nope' }])
+    const badUrl = await rawExchange(s.app, 'GET /%ZZ HTTP/1.1\r\nhost: x\r\n\r\n')
+    expect([status(badUrl), json(badUrl).code]).toEqual(['400', 'bad_request'])
+    // An upgrade whose header Node's parser refuses never reaches the upgrade handler.
+    const badUpgrade = await rawExchange(s.app, rawRequest('GET', '/ws', '', { ...UPGRADE_HEADERS, 'x-bad': 'a\u0001b' }))
+    expect([status(badUpgrade), json(badUpgrade).code]).toEqual(['400', 'bad_request'])
+    expect((await fetch(`${s.http}/healthz`)).status).toBe(200)
   })
 
   it('drains on close: readyz 503, every socket gets 1012, the node leaves presence', async () => {

@@ -18,7 +18,7 @@ import { type Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import websocket from '@fastify/websocket'
-import { answerUnavailableWhileClosing } from '@touchline/runtime'
+import { answerUnavailableWhileClosing, apiHttpErrors, notFoundBody } from '@touchline/runtime'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Logger } from 'pino'
 import type { WebSocket } from 'ws'
@@ -185,8 +185,14 @@ export async function buildGatewayApp(deps: GatewayDeps, options: BuildGatewayOp
     logController: new LogController({ disableRequestLogging: true }),
     // Off: unavailableWhileClosing answers with a `code` (and lets the health routes answer).
     return503OnClosing: false,
+    // A malformed URL and a request Node's parser refuses (a bad upgrade among them) answer
+    // with the API's body.
+    ...apiHttpErrors,
   }) as unknown as FastifyInstance
   unavailableWhileClosing(app)
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).type('application/json; charset=utf-8').send(notFoundBody(request.method, request.url))
+  })
   await app.register(gatewayPlugin, { ...deps, ...(options.gateway ? { gateway: options.gateway } : {}) })
   return app
 }

@@ -12,6 +12,13 @@ describe('chat rules', () => {
     expect(cleanChatText('x'.repeat(100_000))).toMatchObject({ ok: false, code: 'too_large' })
   })
 
+  it('refuses text with nothing visible, drops lone surrogates, keeps emoji sequences whole', () => {
+    expect(cleanChatText('\u200b\u00ad\u2060')).toEqual({ ok: false, code: 'bad_request', message: 'chat text has no visible character' })
+    expect(cleanChatText('goal\ud83d!')).toEqual({ ok: true, text: 'goal!' })
+    const family = '\u{1F468}\u200d\u{1F469}\u200d\u{1F467}'
+    expect(cleanChatText(` ${family} `)).toEqual({ ok: true, text: family })
+  })
+
   it('masks banned words as whole words, case-insensitively, longest first', () => {
     const b = new BannedWords()
     expect(b.mask('anything')).toBe('anything')

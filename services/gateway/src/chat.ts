@@ -4,24 +4,18 @@
  * connection.ts; everything here is synchronous and unit-testable except the mute lookup.
  */
 import type { Bus } from '@touchline/bus'
-import { LIMITS } from '@touchline/protocol'
-
-// C0/C1 control characters and the invisible bidi overrides/isolates that can disguise text.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: stripping control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
-const WHITESPACE_CONTROL = /[\t\n\r\v\f]+/g
+import { LIMITS, charLength, cleanText, hasVisible } from '@touchline/protocol'
 
 export type TextCheck = { ok: true; text: string } | { ok: false; code: 'bad_request' | 'too_large'; message: string }
 
-/** Strip control characters, trim, and check the length (in characters, after cleaning). */
+/** Clean (protocol's text rules), and check that something visible is left and the length (in characters, after cleaning). */
 export function cleanChatText(raw: string, maxLength: number = LIMITS.chatTextMaxLength): TextCheck {
   // Anything this long cannot be valid after cleaning: answer without scanning it.
   if (raw.length > maxLength * 8) return { ok: false, code: 'too_large', message: `chat text is longer than ${maxLength} characters` }
-  const text = raw.replace(WHITESPACE_CONTROL, ' ').replace(CONTROL, '').trim()
+  const text = cleanText(raw)
   if (text.length === 0) return { ok: false, code: 'bad_request', message: 'chat text is empty' }
-  let chars = 0
-  for (const _ of text) chars++
-  if (chars > maxLength) return { ok: false, code: 'too_large', message: `chat text is longer than ${maxLength} characters` }
+  if (!hasVisible(text)) return { ok: false, code: 'bad_request', message: 'chat text has no visible character' }
+  if (charLength(text) > maxLength) return { ok: false, code: 'too_large', message: `chat text is longer than ${maxLength} characters` }
   return { ok: true, text }
 }
 

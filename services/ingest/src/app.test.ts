@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   answeredWithJson,
   gate,
+  rawExchange,
   rawJson as json,
   rawRequest as anyRawRequest,
   rawStatus as status,
@@ -239,6 +240,26 @@ describe('bad input: status, code, and the log unchanged', () => {
     const after = await bus.readEvents('m1', 0, 100)
     expect(after.lastSeq).toBe(before.lastSeq)
     expect((await bus.listMatches()).length).toBe(1)
+  })
+})
+
+describe('requests refused before any route: the API body all the same', () => {
+  // Node's HTTP parser refuses these before fastify sees a request; a client library would not
+  // even send most of them, so they go over a raw socket.
+  const cases: Array<[string, string, string, string]> = [
+    ['a header byte HTTP does not allow', `GET /v1/matches HTTP/1.1\r\nhost: x\r\nidempotency-key: k\u0001x\r\n\r\n`, '400', 'bad_request'],
+    ['an unknown method', 'FOO /v1/matches HTTP/1.1\r\nhost: x\r\n\r\n', '400', 'bad_request'],
+    ['headers over 16 KiB', `GET /v1/matches HTTP/1.1\r\nhost: x\r\nx-big: ${'b'.repeat(17 * 1024)}\r\n\r\n`, '431', 'too_large'],
+    ['an undecodable URL (the router, not the parser)', 'GET /v1/matches/%ZZ HTTP/1.1\r\nhost: x\r\n\r\n', '400', 'bad_request'],
+  ]
+  it.each(cases)('%s → %s %s, and the app goes on serving', async (_name, bytes, want, code) => {
+    const { app } = await withMatch()
+    const answer = await rawExchange(app, bytes)
+    expect(status(answer)).toBe(want)
+    expect(answer).toMatch(/\r\ncontent-type: application\/json/i)
+    expect(json(answer)).toEqual({ code, message: expect.any(String) })
+    const next = await rawExchange(app, anyRawRequest('GET', '/v1/matches/m1', '', { connection: 'close' }))
+    expect(status(next)).toBe('200')
   })
 })
 

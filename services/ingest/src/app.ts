@@ -16,7 +16,7 @@
 import { readFileSync } from 'node:fs'
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { LIMITS } from '@touchline/protocol'
-import { closingGuard } from '@touchline/runtime'
+import { apiHttpErrors, closingGuard } from '@touchline/runtime'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions, LogController } from 'fastify'
 import { keyRing } from './auth.ts'
 import type { IngestContext, IngestDeps } from './context.ts'
@@ -131,6 +131,8 @@ export function buildIngestApp(deps: IngestDeps, opts: BuildOptions = {}) {
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     logController: new QuietRequests(),
+    // A malformed URL and a request Node's parser refuses answer with the API's body too.
+    ...apiHttpErrors,
   }).withTypeProvider<TypeBoxTypeProvider>()
   app.register(ingestPlugin, deps)
   return app

@@ -134,7 +134,11 @@ export function mapError(error: unknown): MappedError {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { status: 415, body: { code: 'unsupported_media_type', message: 'send the body as application/json' } }
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return { status: 400, body: { code: 'bad_request', message: 'request body is not valid JSON' } }
+      // fastify's parser (secure-json-parse) refuses prototype keys with the same error.
+      return {
+        status: 400,
+        body: { code: 'bad_request', message: 'request body is not valid JSON, or has a __proto__ or constructor.prototype key' },
+      }
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, body: { code: 'bad_request', message: 'request body is empty but content-type is application/json' } }
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

@@ -13,7 +13,7 @@
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { EventData } from '@touchline/protocol'
-import { IdempotencyHeaders, KNOWN_EVENT_KINDS, LIMITS, MatchParams, PostEventBody, PostEventReply } from '@touchline/protocol'
+import { IdempotencyHeaders, KNOWN_EVENT_KINDS, LIMITS, MatchParams, PostEventBody, PostEventReply, charLength } from '@touchline/protocol'
 import { errorReplies, type IngestContext } from '../context.ts'
 import { apiError } from '../errors.ts'
 
@@ -23,15 +23,30 @@ const NEEDS_REF = new Set(['correction', 'retraction'])
 /** Metric label: known kinds by name, anything else as `other` (kinds are client-chosen). */
 const KIND_LABEL = new Set<string>(KNOWN_EVENT_KINDS)
 
+/**
+ * `data`'s size as JSON. A body under the 16 KiB limit can still nest thousands of levels deep
+ * (`[[[[…]]]]`), deeper than JSON.stringify's recursion can go: that is over any sensible size
+ * too (Infinity), not a 500.
+ */
+function dataBytes(data: Record<string, unknown>): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(data))
+  } catch (err) {
+    if (err instanceof RangeError) return Number.POSITIVE_INFINITY
+    throw err
+  }
+}
+
 /** Build the stored event data from a validated body, or throw bad_request. */
 export function eventData(body: PostEventBody): EventData {
   const extra = body.data ?? {}
   const details: Array<{ path: string; message: string }> = []
   for (const k of NAMED) if (Object.hasOwn(extra, k)) details.push({ path: `body/data/${k}`, message: `use the body field ${k} instead` })
-  if (Object.hasOwn(extra, 'period') && !(typeof extra.period === 'string' && extra.period.length <= 40)) {
+  // Characters, not UTF-16 units: as every limit, and as the scoreboard cuts a text period.
+  if (Object.hasOwn(extra, 'period') && !(typeof extra.period === 'string' && charLength(extra.period) <= 40)) {
     details.push({ path: 'body/data/period', message: 'must be a string of at most 40 characters' })
   }
-  if (body.data && Buffer.byteLength(JSON.stringify(body.data)) > LIMITS.eventDataMaxBytes) {
+  if (body.data && dataBytes(body.data) > LIMITS.eventDataMaxBytes) {
     details.push({ path: 'body/data', message: `must be at most ${LIMITS.eventDataMaxBytes} bytes as JSON` })
   }
   if (NEEDS_REF.has(body.kind) && body.refSeq === undefined) {

@@ -7,21 +7,10 @@
  */
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { ViewerTokenBody, ViewerTokenReply } from '@touchline/protocol'
+import { ViewerTokenBody, ViewerTokenReply, cleanText, hasVisible } from '@touchline/protocol'
 import { issueViewerToken } from '@touchline/tokens'
 import { errorReplies, type IngestContext } from '../context.ts'
 import { apiError } from '../errors.ts'
-
-/** Control characters (C0, DEL, C1) and bidi overrides have no place in a display name. */
-function printable(name: string): string {
-  let out = ''
-  for (const ch of name) {
-    const c = ch.codePointAt(0) as number
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)) continue
-    out += ch
-  }
-  return out
-}
 
 export const viewerRoutes: FastifyPluginAsyncTypebox<IngestContext> = async (app, ctx) => {
   const { max, windowMs } = ctx.deps.viewerTokenRateLimit
@@ -44,8 +33,9 @@ export const viewerRoutes: FastifyPluginAsyncTypebox<IngestContext> = async (app
       },
     },
     async (request) => {
-      const name = printable(request.body.name).trim()
-      if (name.length === 0)
+      // Protocol's text rules: controls and bidi overrides removed, something visible left.
+      const name = cleanText(request.body.name)
+      if (!hasVisible(name))
         throw apiError('bad_request', 'name must have a visible character', [{ path: 'body/name', message: 'is blank' }])
       const { token, claims } = issueViewerToken(name, ctx.deps.tokenSecret, ctx.deps.viewerTokenTtlSec)
       return { token, user: { id: claims.sub, name: claims.name }, expiresAt: new Date(claims.exp * 1000).toISOString() }
