@@ -479,7 +479,7 @@ export class NatsBus implements Bus {
       return (await this.#jsm.streams.add(full)).created
     } catch (err) {
       // Another instance created it meanwhile.
-      if (isApiError(err, STREAM_NAME_IN_USE)) return (await this.#jsm.streams.info(full.name)).created
+      if (lostCreateRace(err)) return (await this.#jsm.streams.info(full.name)).created
       throw err
     }
   }
@@ -1406,14 +1406,25 @@ function idemIds(matchId: string, key: string): { kvKey: string; msgId: string }
 
 /** JetStream API error: a stream of that name exists with another configuration. */
 const STREAM_NAME_IN_USE = 10058
+/**
+ * JetStream API error: the subjects overlap with an existing stream. nats-server answers a create
+ * that loses the race this way too (seen on 2.9 when the winner's stream is being set up at that
+ * moment), not only with STREAM_NAME_IN_USE.
+ */
+const SUBJECTS_OVERLAP = 10065
+
+/** Another process created the stream (or bucket) between this one's lookup and its create. */
+function lostCreateRace(err: unknown): boolean {
+  return isApiError(err, STREAM_NAME_IN_USE) || isApiError(err, SUBJECTS_OVERLAP)
+}
 
 /**
  * `Kvm.create`, safe against another process creating the same bucket at the same moment.
  * nats.js looks the bucket's stream up and adds it when it is missing; when two processes both
  * find it missing, the second add fails with "stream name already in use with a different
- * configuration" whenever their options differ — as they do between ingest (which sets the
- * idempotency bucket's max_bytes) and a gateway (which leaves it alone) started together by the
- * stack runner or compose. The bucket then exists, so a second open finds and binds it; what
+ * configuration" (or "subjects overlap with an existing stream") whenever their options differ:
+ * they do between ingest (which sets the idempotency bucket's max_bytes) and a gateway (which
+ * leaves it alone) started together by the stack runner or compose. The bucket then exists, so a second open finds and binds it; what
  * this process wanted changed on it (the idempotency bound) is applied after the open, as for a
  * bucket made earlier.
  */
@@ -1421,7 +1432,8 @@ async function createBucket(kvm: Kvm, name: string, opts: Parameters<Kvm['create
   try {
     return await kvm.create(name, opts)
   } catch (err) {
-    if (!isApiError(err, STREAM_NAME_IN_USE)) throw err
+    // Opened again, the bucket is found and bound; a real overlap with another stream fails again.
+    if (!lostCreateRace(err)) throw err
     return kvm.create(name, opts)
   }
 }
