@@ -60,4 +60,5 @@ export const CLOSE = {
   heartbeat: { code: 1001, reason: 'heartbeat timeout', reconnect: true },
 } as const satisfies Record<string, CloseCode>
 
-export const CLOSE_CODES = [1000, 1001, 1008, 1009, 1012, 1013] as const
+/** Every close code a client can get: CLOSE's, and 1002/1007, which the WebSocket library sends itself. */
+export const CLOSE_CODES = [1000, 1001, 1002, 1007, 1008, 1009, 1012, 1013] as const

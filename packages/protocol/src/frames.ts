@@ -7,6 +7,7 @@ import { Compile } from 'typebox/compile'
 import { IsoTime, MatchId, MatchView, Seq, User, EventData } from './common.ts'
 import { WS_ERROR_CODES } from './codes.ts'
 import { LIMITS } from './limits.ts'
+import { sliceChars } from './text.ts'
 
 // ---- server → client ----------------------------------------------------------------------
 
@@ -163,7 +164,21 @@ const clientValidators = {
   auth: Compile(AuthFrame),
 } as const
 
-export type ParseResult = { ok: true; frame: ClientFrame } | { ok: false; message: string; ref?: string }
+export type ParseResult = { ok: true; frame: ClientFrame } | { ok: false; message: string; ref?: string; matchId?: string }
+
+const MATCH_ID = new RegExp(LIMITS.matchIdPattern)
+
+/**
+ * What a refused frame's `error` names (docs/protocol.md: every refused chat `error` carries `ref`
+ * and `matchId`), read from whatever object was sent: its `clientMsgId` (cut to the limit, in
+ * characters, so a valid one comes back whole) and its `matchId` when that is a valid match id.
+ */
+export function frameRefs(obj: Record<string, unknown>): { ref?: string; matchId?: string } {
+  const out: { ref?: string; matchId?: string } = {}
+  if (typeof obj.clientMsgId === 'string') out.ref = sliceChars(obj.clientMsgId, LIMITS.clientMsgIdMaxLength)
+  if (typeof obj.matchId === 'string' && MATCH_ID.test(obj.matchId)) out.matchId = obj.matchId
+  return out
+}
 
 /**
  * Parse and validate one text frame from a client. Never throws: anything wrong comes back
@@ -180,16 +195,17 @@ export function parseClientFrame(text: string): ParseResult {
     return { ok: false, message: 'frame must be a JSON object' }
   }
   const obj = value as Record<string, unknown>
-  const ref = typeof obj.clientMsgId === 'string' ? obj.clientMsgId.slice(0, LIMITS.clientMsgIdMaxLength) : undefined
+  const { ref, matchId } = frameRefs(obj)
+  const refs = { ...(ref ? { ref } : {}), ...(matchId ? { matchId } : {}) }
   const type = obj.type
   if (typeof type !== 'string' || !Object.hasOwn(clientValidators, type)) {
-    return { ok: false, message: `unknown frame type ${JSON.stringify(type)?.slice(0, 40)}`, ...(ref ? { ref } : {}) }
+    return { ok: false, message: `unknown frame type ${JSON.stringify(type)?.slice(0, 40)}`, ...refs }
   }
   const validator = clientValidators[type as ClientFrameType]
   if (!validator.Check(obj)) {
     const first = validator.Errors(obj)[0]
     const where = first?.instancePath ? `${first.instancePath} ` : ''
-    return { ok: false, message: `invalid ${type} frame: ${where}${first?.message ?? 'does not match schema'}`, ...(ref ? { ref } : {}) }
+    return { ok: false, message: `invalid ${type} frame: ${where}${first?.message ?? 'does not match schema'}`, ...refs }
   }
   return { ok: true, frame: obj as ClientFrame }
 }

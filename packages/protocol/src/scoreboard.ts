@@ -27,6 +27,7 @@
  *   new correction with the right values.
  */
 import type { EventData, Score, ScoreboardView } from './common.ts'
+import { sliceChars } from './text.ts'
 
 interface Entry {
   seq: number
@@ -68,8 +69,7 @@ const PERIOD_MAX = 40
 
 /** A non-empty string cut to PERIOD_MAX characters (code points: an emoji is never split in half). */
 function clip(s: unknown): string | undefined {
-  if (typeof s !== 'string' || s.length === 0) return undefined
-  return s.length <= PERIOD_MAX ? s : Array.from(s).slice(0, PERIOD_MAX).join('')
+  return typeof s === 'string' && s.length > 0 ? sliceChars(s, PERIOD_MAX) : undefined
 }
 
 export function applyEvent(state: BoardState, ev: BoardEvent): BoardState {

@@ -32,3 +32,16 @@ export function charLength(text: string): number {
   for (const _ of text) n++
   return n
 }
+
+/** The first `max` characters (code points): a cut never leaves half an emoji. */
+export function sliceChars(text: string, max: number): string {
+  // Within max UTF-16 units there are at most max code points: nothing to cut.
+  if (text.length <= max) return text
+  let out = ''
+  let n = 0
+  for (const ch of text) {
+    if (n++ === max) break
+    out += ch
+  }
+  return out
+}

@@ -21,6 +21,12 @@ describe('viewer tokens', () => {
     const token = signViewerToken({ sub: 'v', name: 'n', exp: 1000 }, secret)
     expect(verifyViewerToken(token, secret, 2_000_000)).toEqual({ ok: false, reason: 'expired' })
   })
+  it('refuses a correctly signed body that is not an object, without throwing', () => {
+    for (const body of [null, 7, 'x', [1]]) {
+      const token = signViewerToken(body as never, secret)
+      expect(verifyViewerToken(token, secret)).toEqual({ ok: false, reason: 'malformed' })
+    }
+  })
   it('refuses garbage', () => {
     for (const t of ['', '.', 'a.b.c', 'abc', 'x'.repeat(2000)]) expect(verifyViewerToken(t, secret).ok).toBe(false)
   })

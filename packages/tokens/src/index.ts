@@ -47,6 +47,8 @@ export function verifyViewerToken(token: string, secret: string, now = Date.now(
   } catch {
     return { ok: false, reason: 'malformed' }
   }
+  // A signed body that is not an object (`null`, a number) is as malformed as a bad field.
+  if (typeof claims !== 'object' || claims === null) return { ok: false, reason: 'malformed' }
   if (typeof claims.sub !== 'string' || typeof claims.name !== 'string' || typeof claims.exp !== 'number') {
     return { ok: false, reason: 'malformed' }
   }

@@ -4,7 +4,7 @@ import { MemoryRateLimiter } from '@touchline/ratelimit'
 import { signViewerToken } from '@touchline/tokens'
 import type { FastifyInstance } from 'fastify'
 import { Gauge, Registry } from 'prom-client'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   expectUnavailable,
   gate,
@@ -133,6 +133,48 @@ describe('gateway over a real socket', () => {
     expect(errors[1]?.ref).toBe('abc')
     expect(s.gw.stats.badFrames.bad_request).toBe(4)
     expect(s.gw.stats.badFrames.binary).toBe(1)
+  })
+
+  it('names the match and the whole clientMsgId in a refused chat error, also for a frame too large or off the schema', async () => {
+    const s = await start()
+    await match(s.bus, 'm1')
+    const c = await s.client(`?match=m1&token=${token('u1')}`)
+    await c.nextOf('subscribed')
+    const ref = '\u{1F600}'.repeat(40) // 40 characters (valid), 80 UTF-16 units
+    c.send({ type: 'chat', matchId: 'm1', text: 'x'.repeat(5000), clientMsgId: ref })
+    expect(await c.nextOf('error')).toMatchObject({ code: 'too_large', matchId: 'm1', ref })
+    c.send({ type: 'chat', matchId: 'm1', text: 5, clientMsgId: 'typed' })
+    expect(await c.next((f) => f.type === 'error' && f.ref === 'typed')).toMatchObject({ code: 'bad_request', matchId: 'm1' })
+    c.send({ type: 'chat', matchId: 'not valid!', text: 5, clientMsgId: 'badid' })
+    expect(await c.next((f) => f.type === 'error' && f.ref === 'badid')).not.toHaveProperty('matchId')
+  })
+
+  it('takes since up to 2^53-1 and an epoch of 64 characters (not UTF-16 units) in the query, as in a subscribe frame', async () => {
+    const s = await start()
+    await match(s.bus, 'm1', 2)
+    const c = await s.client(`?match=m1&since=${Number.MAX_SAFE_INTEGER}&epoch=${encodeURIComponent('\u{1F600}'.repeat(64))}`)
+    expect(await c.nextOf('snapshot')).toMatchObject({ matchId: 'm1', reset: true, seq: 2 })
+    await c.nextOf('subscribed', 'm1')
+    const over = await s.client(`?match=m1&since=${Number.MAX_SAFE_INTEGER + 1}`)
+    expect(await over.nextOf('error')).toMatchObject({
+      code: 'bad_request',
+      message: 'query parameter since must be a non-negative integer',
+    })
+    const long = await s.client(`?match=m1&since=1&epoch=${'e'.repeat(65)}`)
+    expect(await long.nextOf('error')).toMatchObject({ code: 'bad_request', message: 'query parameter epoch is too long' })
+  })
+
+  it('a refused auth frame leaves no viewer, also after a valid one', async () => {
+    const s = await start()
+    await match(s.bus, 'm1')
+    const c = await s.client('?match=m1')
+    await c.nextOf('subscribed')
+    c.send({ type: 'auth', token: token('u1', 'Ann') })
+    expect(await c.nextOf('auth_ok')).toMatchObject({ user: { id: 'u1', name: 'Ann' } })
+    c.send({ type: 'auth', token: 'x.y' })
+    expect(await c.nextOf('error')).toMatchObject({ code: 'unauthorized' })
+    c.send({ type: 'chat', matchId: 'm1', text: 'as whom?', clientMsgId: 'c1' })
+    expect(await c.next((f) => f.type === 'error' && f.ref === 'c1')).toMatchObject({ code: 'unauthorized', matchId: 'm1' })
   })
 
   it('answers a 100 KB chat with too_large and stays usable; closes frames over maxPayload with 1009', async () => {
@@ -339,6 +381,19 @@ describe('gateway over a real socket', () => {
     const badUpgrade = await rawExchange(s.app, rawRequest('GET', '/ws', '', { ...UPGRADE_HEADERS, 'x-bad': 'a\u0001b' }))
     expect([status(badUpgrade), json(badUpgrade).code]).toEqual(['400', 'bad_request'])
     expect((await fetch(`${s.http}/healthz`)).status).toBe(200)
+  })
+
+  it('answers a subscribe that arrives while the socket waits for its drain 1012 with unavailable', async () => {
+    const s = await start({ drainSpreadMs: 2000 })
+    await match(s.bus, 'm1')
+    const c = await s.client()
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.99) // this socket's 1012 at ~2 s
+    const draining = s.gw.drain()
+    random.mockRestore()
+    c.send({ type: 'subscribe', matchId: 'm1' })
+    expect(await c.nextOf('error')).toMatchObject({ code: 'unavailable', matchId: 'm1', message: expect.stringContaining('draining') })
+    expect((await c.closed).code).toBe(1012)
+    await draining
   })
 
   it('drains on close: readyz 503, every socket gets 1012, the node leaves presence', async () => {

@@ -11,9 +11,12 @@ import { randomBytes } from 'node:crypto'
 import { BusUnavailableError, UnknownMatchError } from '@touchline/bus'
 import {
   CLOSE,
+  charLength,
   encodeFrame,
+  frameRefs,
   LIMITS,
   parseClientFrame,
+  sliceChars,
   type ChatSendFrame,
   type ClientFrame,
   type ErrorFrame,
@@ -132,13 +135,14 @@ export class Connection implements Beating {
       }
       let since: number | undefined
       if (opts.since !== undefined) {
-        since = /^\d{1,15}$/.test(opts.since) ? Number(opts.since) : Number.NaN
+        // Up to Number.MAX_SAFE_INTEGER (16 digits), as a subscribe frame's since.
+        since = /^\d{1,16}$/.test(opts.since) ? Number(opts.since) : Number.NaN
         if (!Number.isSafeInteger(since)) {
           this.error('bad_request', 'query parameter since must be a non-negative integer')
           return
         }
       }
-      if (opts.epoch !== undefined && opts.epoch.length > 64) {
+      if (opts.epoch !== undefined && charLength(opts.epoch) > 64) {
         this.error('bad_request', 'query parameter epoch is too long')
         return
       }
@@ -209,7 +213,10 @@ export class Connection implements Beating {
       }
       const parsed = parseClientFrame(buf.toString('utf8'))
       if (!parsed.ok) {
-        this.#badFrame('bad_request', () => this.error('bad_request', parsed.message, parsed.ref ? { ref: parsed.ref } : {}))
+        const { ref, matchId } = parsed
+        this.#badFrame('bad_request', () =>
+          this.error('bad_request', parsed.message, { ...(ref ? { ref } : {}), ...(matchId ? { matchId } : {}) }),
+        )
         return
       }
       this.#dispatch(parsed.frame)
@@ -221,16 +228,18 @@ export class Connection implements Beating {
 
   /** Over the frame limit but under maxPayload: answer `too_large` with the clientMsgId when there is one. */
   #tooLargeFrame(buf: Buffer): void {
-    let ref: string | undefined
+    let refs: { ref?: string; matchId?: string } = {}
     let type: unknown
     try {
-      const v = JSON.parse(buf.toString('utf8')) as { clientMsgId?: unknown; type?: unknown }
-      if (v && typeof v.clientMsgId === 'string') ref = v.clientMsgId.slice(0, LIMITS.clientMsgIdMaxLength)
-      type = v?.type
+      const v: unknown = JSON.parse(buf.toString('utf8'))
+      if (v && typeof v === 'object' && !Array.isArray(v)) {
+        refs = frameRefs(v as Record<string, unknown>)
+        type = (v as { type?: unknown }).type
+      }
     } catch {}
     const what = type === 'chat' ? `chat text is longer than ${LIMITS.chatTextMaxLength} characters` : 'frame is too large'
     this.#badFrame('too_large', () =>
-      this.error('too_large', `${what} (frames are limited to ${LIMITS.wsMaxClientFrameBytes} bytes)`, ref ? { ref } : {}),
+      this.error('too_large', `${what} (frames are limited to ${LIMITS.wsMaxClientFrameBytes} bytes)`, refs),
     )
   }
 
@@ -282,17 +291,28 @@ export class Connection implements Beating {
     }
   }
 
-  /** Returns a problem description, or undefined when the token is valid (this.user is set). */
+  /**
+   * Returns a problem description, or undefined when the token is valid (this.user is set). A
+   * refused token leaves no viewer, also after an earlier valid one: chat must not go out under
+   * the name a client tried to replace.
+   */
   #authenticate(token: string): string | undefined {
     const r = verifyViewerToken(token, this.#gw.tokenSecret)
-    if (!r.ok) return r.reason
-    this.user = { id: r.claims.sub.slice(0, 64), name: r.claims.name.slice(0, LIMITS.viewerNameMaxLength) }
+    if (!r.ok) {
+      this.user = undefined
+      return r.reason
+    }
+    this.user = { id: r.claims.sub.slice(0, 64), name: sliceChars(r.claims.name, LIMITS.viewerNameMaxLength) }
     return undefined
   }
 
   #subscribe(matchId: string, since: number | undefined, epoch: string | undefined): void {
     const gw = this.#gw
-    if (gw.draining) return
+    if (gw.draining) {
+      // Its 1012 is on the way (the drain spreads them): say so rather than leave it unanswered.
+      this.error('unavailable', 'this gateway is draining: reconnect and resume with since', { matchId })
+      return
+    }
     if (this.subs.has(matchId)) {
       this.error('bad_request', `already subscribed to ${matchId}; unsubscribe first`, { matchId })
       return

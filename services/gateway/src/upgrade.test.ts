@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http'
+import { connect } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { MemoryBus } from '@touchline/bus'
 import { MemoryPresence } from '@touchline/presence'
@@ -6,7 +7,8 @@ import { MemoryRateLimiter } from '@touchline/ratelimit'
 import Fastify, { type FastifyInstance } from 'fastify'
 import pino from 'pino'
 import { Registry } from 'prom-client'
-import { afterEach, describe, expect, it } from 'vitest'
+import { rawRequest, UPGRADE_HEADERS } from '@touchline/testkit/fixtures'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { WebSocket } from 'ws'
 import { gatewayPlugin } from './app.ts'
 import { Gateway, type GatewayDeps } from './gateway.ts'
@@ -220,6 +222,29 @@ describe('the /ws upgrade before fastify routing', () => {
     })
     expect(status).toBe(404)
     expect(s.routed).toEqual(['/ws'])
+  })
+
+  it('an upgrade pipelined behind a request is answered after it: the response, then the 101 and the WebSocket frames', async () => {
+    const s = await start()
+    for (const path of ['/ws?match=m1', '/%77s?match=m1']) {
+      const sock = connect(s.port, '127.0.0.1')
+      let raw = Buffer.alloc(0)
+      sock.on('data', (d: Buffer) => {
+        raw = Buffer.concat([raw, d])
+      })
+      sock.write(`GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n${rawRequest('GET', path, '', UPGRADE_HEADERS)}`)
+      await vi.waitFor(() => expect(raw.toString('latin1')).toContain('"type":"subscribed"'))
+      sock.destroy()
+      const text = raw.toString('latin1')
+      const ok = text.indexOf('HTTP/1.1 200 ')
+      const switching = text.indexOf('HTTP/1.1 101 ')
+      expect([ok, text.lastIndexOf('HTTP/1.1 200 ')], path).toEqual([0, 0])
+      expect(switching, path).toBeGreaterThan(ok)
+      // What follows the 101's headers is WebSocket frames, the first a text frame (0x81): welcome.
+      const frames = raw.subarray(text.indexOf('\r\n\r\n', switching) + 4)
+      expect(frames[0], path).toBe(0x81)
+      expect(frames.toString('latin1'), path).toContain('"type":"welcome"')
+    }
   })
 
   it('serves the route under the plugin prefix only', async () => {

@@ -10,7 +10,7 @@
  * plugin unchanged, so fastify still answers those exactly as before (404 for an unknown path,
  * 503 while fastify closes, the route handler for anything its router would also call /ws).
  */
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { parse as parseQuery } from 'fast-querystring'
 import type { WebSocket, WebSocketServer } from 'ws'
@@ -58,6 +58,17 @@ export function upgradeListener(route: UpgradeRoute): (req: IncomingMessage, soc
   const { path, wss } = route
   const withQuery = `${path}?`
   return function onUpgrade(req, socket, head) {
+    // A request pipelined before this upgrade on the same connection may still be answering
+    // (Node emits the upgrade as soon as it is parsed): its response must leave before the 101,
+    // or its bytes would land inside the WebSocket stream. `_httpMessage` is the response Node
+    // has on the socket (the same field it checks before assigning another one).
+    const answering = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage
+    if (answering && !answering.writableFinished) {
+      answering.once('finish', () => {
+        if (socket.writable) onUpgrade(req, socket, head)
+      })
+      return
+    }
     const url = req.url ?? ''
     // Only the exact path, as fastify's router (case-sensitive, no trailing-slash folding) would
     // match it without decoding; `/ws#…`, `/%77s` or `/ws/` still reach fastify, which decides.
