@@ -1,10 +1,11 @@
-import { jetstreamManager } from '@nats-io/jetstream'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { Kvm } from '@nats-io/kv'
-import { connect } from '@nats-io/transport-node'
+import { connect, headers as natsHeaders } from '@nats-io/transport-node'
+import { hash } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort, startNats, startProcess, tempDir, waitFor, canConnect, type NatsServer } from '@touchline/testkit'
-import { newIdempotencyKey } from '@touchline/protocol'
+import { encodeEventFrame, newIdempotencyKey } from '@touchline/protocol'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { busContract } from './contract.ts'
 import { eventFingerprint } from './util.ts'
@@ -298,6 +299,37 @@ describe('NatsBus on a real nats-server', () => {
       }
     } finally {
       await again.close()
+    }
+  })
+
+  it('an event stored by a process that died before its live copy and record left: a retry in the window sends both, so a retry after it is still a duplicate', async () => {
+    const prefix = freshPrefix()
+    const bus = await open({ prefix, duplicateWindowMs: 1500 })
+    const nc = await connect({ servers: [server.url] })
+    try {
+      await bus.createMatch(meta('died'))
+      const live: number[] = []
+      const sub = bus.subscribeEvents('died', (e) => live.push(e.seq))
+      // All the dead process got done: the event stored as the bus stores it (README, "NATS
+      // layout": body = the frame, Tl-Seq, Tl-At, Nats-Msg-Id = <match>:<sha256(key)>).
+      const data = { score: { home: 1, away: 0 } }
+      const h = natsHeaders()
+      h.append('Tl-Seq', '1')
+      h.append('Tl-At', String(Date.now()))
+      const frame = encodeEventFrame({ matchId: 'died', seq: 1, kind: 'goal', at: new Date().toISOString(), data })
+      await jetstream(nc).publish(bus.names.eventLog('died'), frame, { headers: h, msgID: `died:${hash('sha256', 'k-died', 'base64url')}` })
+
+      const retry = await bus.appendEvent('died', { kind: 'goal', data }, { idempotencyKey: 'k-died' })
+      expect(retry).toMatchObject({ duplicate: true, event: { seq: 1 } })
+      await vi.waitFor(() => expect(live).toEqual([1]), { timeout: 3000 })
+      sub.unsubscribe()
+      await new Promise((r) => setTimeout(r, 1700)) // past the duplicate window
+      const late = await bus.appendEvent('died', { kind: 'goal', data }, { idempotencyKey: 'k-died' })
+      expect(late).toMatchObject({ duplicate: true, event: { seq: 1 } })
+      expect((await bus.logPosition('died')).lastSeq).toBe(1)
+    } finally {
+      await nc.close()
+      await bus.close()
     }
   })
 

@@ -664,12 +664,20 @@ export class NatsBus implements Bus {
       }
       published = this.#withLock(matchId, deadline, () => this.#publishEvent(matchId, event, fp, idem?.msgId, deadline))
       const p = await published
-      if (p.duplicate) return { event: p.event, duplicate: true }
+      if (p.duplicate) {
+        // A retry inside the duplicate window: the first try stored the event, but the process
+        // that made it may have died before its #afterAppend left (its answer lost, or even sent):
+        // no live copy, no 24 h record. Do it again: gateways drop a seq they already delivered,
+        // the record and the board fold are the same writes, and a retry after the window then
+        // still finds the record.
+        this.#afterAppend(matchId, p, idem?.kvKey, fp)
+        return { event: p.event, duplicate: true }
+      }
       return null
     }).catch((err) => {
       // Timed out while the publish was in flight: if it is acknowledged later, finish the job
       // (live fan-out, idempotency record, board) so that the stored event is complete.
-      published?.then((p) => (p.duplicate ? undefined : this.#afterAppend(matchId, p, idem?.kvKey, fp))).catch(() => {})
+      published?.then((p) => this.#afterAppend(matchId, p, idem?.kvKey, fp)).catch(() => {})
       throw err
     })
     if (pre) return pre

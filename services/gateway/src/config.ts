@@ -48,6 +48,11 @@ export interface GatewaySettings {
   presenceSweepMs: number
   onlineIntervalMs: number
   /**
+   * A watched match with no live event for this long has its log position read, and events whose
+   * live copies never came are delivered from the log (Hub#checkQuiet); 0 = off.
+   */
+  liveGapCheckMs: number
+  /**
    * Chat and `online` frames of one match arriving within this many ms of the first are written to
    * each socket together, in one write (0: each frame on its own). Events are never held back.
    */
@@ -88,6 +93,7 @@ export const defaultGatewaySettings: Readonly<GatewaySettings> = Object.freeze({
   presenceFlushMs: 150,
   presenceSweepMs: 10_000,
   onlineIntervalMs: 1000,
+  liveGapCheckMs: 2000,
   chatCoalesceMs: 5,
   cork: true,
   drainSpreadMs: 1000,
@@ -142,6 +148,11 @@ export const gatewaySpec = {
   PRESENCE_FLUSH_MS: ms(defaultGatewaySettings.presenceFlushMs, 'how often subscription deltas are written to presence'),
   PRESENCE_SWEEP_MS: ms(defaultGatewaySettings.presenceSweepMs, 'how often dead nodes are swept'),
   ONLINE_INTERVAL_MS: ms(defaultGatewaySettings.onlineIntervalMs, 'how often online counts are read and pushed'),
+  LIVE_GAP_CHECK_MS: ms(
+    defaultGatewaySettings.liveGapCheckMs,
+    'a watched match with no live event for this long has its log position read, and events whose live copy was lost (ingest died before sending it) are delivered from the log (0 = off)',
+    0,
+  ),
   CHAT_COALESCE_MS: n(
     defaultGatewaySettings.chatCoalesceMs,
     'chat and online frames of a match arriving within this window go to each socket in one write (0 = each on its own); events are never delayed',
@@ -222,6 +233,7 @@ export function settingsFromConfig(c: GatewayConfig): GatewaySettings {
     presenceFlushMs: c.PRESENCE_FLUSH_MS,
     presenceSweepMs: c.PRESENCE_SWEEP_MS,
     onlineIntervalMs: c.ONLINE_INTERVAL_MS,
+    liveGapCheckMs: c.LIVE_GAP_CHECK_MS,
     chatCoalesceMs: c.CHAT_COALESCE_MS,
     cork: c.WS_CORK,
     drainSpreadMs: c.DRAIN_SPREAD_MS,

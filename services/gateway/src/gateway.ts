@@ -63,6 +63,7 @@ export class Gateway {
   #offBus: (() => void) | undefined
   #lastBus: BusStatus['type']
   #lastLimiterLog = 0
+  #gapCheck: NodeJS.Timeout | undefined
 
   constructor(deps: GatewayDeps, log: Logger) {
     this.bus = deps.bus
@@ -136,6 +137,7 @@ export class Gateway {
     })
     this.tracker.start()
     this.heartbeat.start(this.settings.heartbeatMs)
+    this.#scheduleGapCheck()
     await this.reloadBannedWords()
   }
 
@@ -249,11 +251,23 @@ export class Gateway {
   async stop(): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
+    clearTimeout(this.#gapCheck)
     this.heartbeat.stop()
     this.#control?.unsubscribe()
     this.#offBus?.()
     await this.tracker.stop(true)
     this.hub.closeAll()
+  }
+
+  /**
+   * Every half LIVE_GAP_CHECK_MS, quiet matches get their log position read (Hub#checkQuiet), so
+   * a lost live copy reaches spectators within 1.5 × that. Re-read each round: a reload applies.
+   */
+  #scheduleGapCheck(): void {
+    const quietMs = this.settings.liveGapCheckMs
+    if (quietMs > 0) this.hub.checkQuiet(quietMs)
+    this.#gapCheck = setTimeout(() => this.#scheduleGapCheck(), quietMs > 0 ? Math.max(100, quietMs / 2) : 1000)
+    this.#gapCheck.unref()
   }
 
   #applySettings(): void {

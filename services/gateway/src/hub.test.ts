@@ -1,6 +1,6 @@
 import type { Bus, LiveChat, LiveEvent } from '@touchline/bus'
 import pino from 'pino'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { Hub, type HubSubscriber } from './hub.ts'
 import { Sender, type SenderLimits } from './sender.ts'
 import { type GatewayStats, newStats } from './stats.ts'
@@ -269,5 +269,58 @@ describe('hub chat coalescing', () => {
       await nextTurn()
       expect(subs.map((s) => s.ws.sent.length)).toEqual([4, 4, 2, 2, 0])
     })
+  })
+})
+
+describe('quiet matches: events whose live copy never came', () => {
+  const pairs = wsPairsForSuite()
+
+  /** A bus whose log holds what the test stores, without any live publish (ingest died first). */
+  function logOnlyBus() {
+    const log: LiveEvent[] = []
+    let positionReads = 0
+    const bus = {
+      subscribeEvents: () => ({ unsubscribe() {} }),
+      subscribeChat: () => ({ unsubscribe() {} }),
+      logPosition: async () => {
+        positionReads++
+        return { lastSeq: log.length, firstSeq: log.length > 0 ? 1 : 0, epoch: 'e1' }
+      },
+      readEvents: async (_m: string, after: number, limit: number) => ({
+        events: log.slice(after, after + limit).map((e) => ({ ...e, kind: 'goal', at: '', data: {} })),
+        firstSeq: log.length > 0 ? 1 : 0,
+        lastSeq: log.length,
+        epoch: 'e1',
+      }),
+    } as unknown as Bus
+    const store = (seq: number) => log.push({ matchId: 'm', seq, acceptedAt: Date.now(), frame: Buffer.from(eventFrame(seq)) })
+    return { bus, store, positionReads: () => positionReads }
+  }
+
+  it('are delivered from the log once the match has been quiet for quietMs, once each, in order; busy matches are not read', async () => {
+    const fb = logOnlyBus()
+    const stats = newStats()
+    const hub = new Hub({ bus: fb.bus, stats, log, pageSize: 50 })
+    const pair = await pairs.open()
+    const sub: HubSubscriber = { matchId: 'm', sender: new Sender(pair.server, LIMITS, stats), hold() {} }
+    await hub.join(sub).ready
+    hub.goLive(sub, 0)
+    const readsAtStart = fb.positionReads()
+
+    fb.store(1)
+    fb.store(2)
+    hub.checkQuiet(60_000) // quiet for less than a minute: not read
+    expect(fb.positionReads()).toBe(readsAtStart)
+    hub.checkQuiet(60_000, Date.now() + 60_000)
+    expect(await pair.received(2)).toEqual([eventFrame(1), eventFrame(2)])
+    expect(stats.liveCopiesMissed).toBe(2)
+
+    // Checked again a quiet period later: nothing new, nothing sent twice.
+    hub.checkQuiet(60_000, Date.now() + 120_000)
+    await vi.waitFor(() => expect(fb.positionReads()).toBe(readsAtStart + 2))
+    fb.store(3)
+    hub.checkQuiet(60_000, Date.now() + 180_000)
+    expect(await pair.received(3)).toEqual([eventFrame(1), eventFrame(2), eventFrame(3)])
+    expect(stats.liveCopiesMissed).toBe(3)
   })
 })

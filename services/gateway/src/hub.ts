@@ -81,6 +81,10 @@ export class MatchChannel {
   filling = false
   /** Live events waiting for initialisation or for a gap to be filled. */
   queue: LiveEvent[] = []
+  /** When the hub last delivered an event of the match or read its log position (ms). */
+  movedAt = 0
+  /** A log position read (Hub#checkQuiet, Hub#catchUp) is in flight. */
+  checking = false
   ready: Promise<void>
   subs: BusSubscription[] = []
   /** Snapshots being built for this match, by position (resume.ts shares them while in flight). */
@@ -204,16 +208,52 @@ export class Hub {
   /** After the bus reconnected: live publishes may have been lost meanwhile; fill from the log. */
   catchUp(): void {
     for (const ch of this.channels.values()) {
-      if (!ch.isReady || ch.filling || ch.closed) continue
-      this.#o.bus.logPosition(ch.matchId).then(
-        (pos) => {
-          if (ch.closed || !ch.isReady) return
-          if (pos.epoch !== ch.epoch) this.#resync(ch, pos.lastSeq, pos.epoch)
-          else if (pos.lastSeq > ch.lastSeq && !ch.filling) void this.#fill(ch, pos.lastSeq)
-        },
-        (err) => this.#o.log.warn({ err, matchId: ch.matchId }, 'catch-up after reconnect failed'),
-      )
+      if (ch.isReady && !ch.filling && !ch.closed) this.#checkPosition(ch, 'reconnect')
     }
+  }
+
+  /**
+   * Fill what the live subject never brought, for every match that has been quiet for `quietMs`.
+   * A gap is otherwise noticed at the match's next live event, which may be minutes away: the live
+   * copy of a stored event is lost when ingest dies between the store's ack and its live publish
+   * leaving the process (the commentator may even have had the 201), and the log is the truth.
+   * One log-position read per quiet match per `quietMs`; matches with live events are never read.
+   */
+  checkQuiet(quietMs: number, now = Date.now()): void {
+    for (const ch of this.channels.values()) {
+      if (!ch.isReady || ch.filling || ch.closed || ch.checking || now - ch.movedAt < quietMs) continue
+      this.#checkPosition(ch, 'quiet')
+    }
+  }
+
+  #checkPosition(ch: MatchChannel, why: 'reconnect' | 'quiet'): void {
+    ch.checking = true
+    this.#o.bus.logPosition(ch.matchId).then(
+      (pos) => {
+        ch.checking = false
+        ch.movedAt = Date.now()
+        if (ch.closed || !ch.isReady) return
+        if (pos.epoch !== ch.epoch) this.#resync(ch, pos.lastSeq, pos.epoch)
+        else if (pos.lastSeq > ch.lastSeq && !ch.filling) {
+          if (why === 'quiet') {
+            this.#o.stats.liveCopiesMissed += pos.lastSeq - ch.lastSeq
+            this.#o.log.warn(
+              { matchId: ch.matchId, from: ch.lastSeq + 1, to: pos.lastSeq },
+              'live copies never arrived: delivering from the log',
+            )
+          }
+          void this.#fill(ch, pos.lastSeq)
+        }
+      },
+      (err) => {
+        ch.checking = false
+        ch.movedAt = Date.now()
+        this.#o.log.warn(
+          { err, matchId: ch.matchId },
+          why === 'reconnect' ? 'catch-up after reconnect failed' : 'log position check failed',
+        )
+      },
+    )
   }
 
   /** Stop: pending coalesced frames are written first, then every channel is closed (no timer left). */
@@ -241,6 +281,7 @@ export class Hub {
         if (ch.closed) return
         ch.lastSeq = pos.lastSeq
         ch.epoch = pos.epoch
+        ch.movedAt = Date.now()
         ch.isReady = true
         this.#process(ch)
       },
@@ -428,6 +469,7 @@ export class Hub {
 
   #deliver(ch: MatchChannel, ev: LiveEvent): void {
     ch.lastSeq = ev.seq
+    ch.movedAt = Date.now()
     if (ch.joining.size > 0) {
       for (const [sub, sentSeq] of ch.joining) {
         if (ev.seq <= sentSeq) continue

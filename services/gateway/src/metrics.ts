@@ -78,6 +78,11 @@ export function registerGatewayMetrics(registry: Registry, gw: Gateway): Gateway
   counter('touchline_gateway_resets_total', 'snapshots with reset: true (since not replayable)', 'resets')
   counter('touchline_gateway_replayed_events_total', 'events replayed from the log on resume', 'replayedEvents')
   counter('touchline_gateway_gap_fills_total', 'live seq jumps filled from the log', 'gapFills')
+  counter(
+    'touchline_gateway_live_copies_missed_total',
+    'events a quiet match had in its log but never got live (delivered from the log; LIVE_GAP_CHECK_MS)',
+    'liveCopiesMissed',
+  )
   counter('touchline_gateway_chat_accepted_total', 'chat messages stored', 'chatAccepted')
   counter('touchline_gateway_presence_errors_total', 'failed presence calls', 'presenceErrors')
   labelled('touchline_gateway_bad_frames_total', 'client frames refused', 'reason', () => stats.badFrames)

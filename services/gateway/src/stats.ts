@@ -26,6 +26,8 @@ export interface GatewayStats {
   resets: number
   replayedEvents: number
   gapFills: number
+  /** Events found in the log of a quiet match whose live copies never came (Hub#checkQuiet). */
+  liveCopiesMissed: number
   chatAccepted: number
   chatRefused: Record<string, number>
   presenceErrors: number
@@ -49,6 +51,7 @@ export function newStats(): GatewayStats {
     resets: 0,
     replayedEvents: 0,
     gapFills: 0,
+    liveCopiesMissed: 0,
     chatAccepted: 0,
     chatRefused: {},
     presenceErrors: 0,
