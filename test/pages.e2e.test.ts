@@ -5,6 +5,10 @@
  * stays text; the console posts a goal and a card, a double click posts once, and a lost answer
  * is retried with the same Idempotency-Key; screenshots of the three pages at desktop and phone
  * sizes. The gateway-kill test (nginx in front of two gateways) is in pages-reconnect.e2e.test.ts.
+ * Also what an audit of the pages found: a late joiner's board under a spoiler delay, refused
+ * subscribes, a feed of hundreds of events, chat acks lost with their connection, lengths in
+ * characters; in the console live chat after signing in again, a reload while the API is away, two
+ * goals in quick succession, keys with characters a key cannot have, long team names.
  */
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -16,6 +20,7 @@ import {
   call,
   createMatch,
   DESKTOP,
+  feedSeqs,
   joinChat,
   launchBrowser,
   openPage,
@@ -61,6 +66,15 @@ async function spectator(matchId: string, viewport: { width: number; height: num
 
 async function close(...pages: Page[]): Promise<void> {
   await Promise.all(pages.map((p) => p.context().close()))
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Sign in to the console (`page` on console.html) and wait for the post card. */
+async function consoleSignIn(page: Page, key: string): Promise<void> {
+  await page.fill('#api-key', key)
+  await page.click('#signin-form button[type=submit]')
+  await page.waitForSelector('#post-card:not([hidden])')
 }
 
 /** Alex on page `a` and Sam on page `b` join the chat and say one line each; each line shows on the other page. */
@@ -190,6 +204,145 @@ describe('spectator page', () => {
     await delayed.page.waitForSelector('#chat .chat-line:has-text("did you see that goal")')
     await close(live.page, delayed.page)
   })
+
+  it('under a spoiler delay, a late joiner whose snapshot is all held sees the score as of what was released, not 0–0', async () => {
+    const delay = 5
+    await createMatch(base, ADMIN, 'p-late')
+    await postEvent(base, COMMENTATOR, 'p-late', { kind: 'goal', text: 'GOAL 1', score: { home: 1, away: 0 }, minute: 10 })
+    await postEvent(base, COMMENTATOR, 'p-late', { kind: 'goal', text: 'GOAL 2', score: { home: 2, away: 0 }, minute: 20 })
+    await postEvent(base, COMMENTATOR, 'p-late', { kind: 'period', text: 'Half-time', data: { period: 'Half-time' }, minute: 45 })
+    await sleep(delay * 1000 + 500)
+    // 55 lines: the snapshot's 50 events (9–58) do not reach back to the goals and are all younger than the delay.
+    let last = 0
+    for (let i = 1; i <= 55; i++) last = await postEvent(base, COMMENTATOR, 'p-late', { kind: 'commentary', text: `line ${i}` })
+    const { page, errors } = await openPage(browser, `${base}/?match=p-late&delay=${delay}`)
+    await waitForConn(page, 'live')
+    await page.waitForSelector(`#feed li[data-seq="${last}"]`, { timeout: (delay + 5) * 1000 })
+    await page.waitForFunction(() => !document.querySelector('#delay-note')?.textContent?.includes('waiting'))
+    expect(await page.textContent('#home-score')).toBe('2')
+    expect(await page.textContent('#away-score')).toBe('0')
+    expect(await page.textContent('#period')).toBe('Half-time')
+    expect(errors).toEqual([])
+    await close(page)
+  })
+
+  it('a refused subscribe: "unavailable" is tried again until live; "unknown_match" says so and stays', async () => {
+    await createMatch(base, ADMIN, 'p-refused')
+    const seq = await postEvent(base, COMMENTATOR, 'p-refused', { kind: 'goal', text: 'GOAL', score: { home: 1, away: 0 } })
+    // The gateway's answer to the page's subscribes is replaced; everything else goes through.
+    const refuse = async (page: Page, code: string, times: number) => {
+      let n = 0
+      await page.routeWebSocket(/\/ws/, (ws) => {
+        const server = ws.connectToServer()
+        ws.onMessage((m) => {
+          const f = JSON.parse(String(m))
+          if (f.type === 'subscribe' && n < times) {
+            n++
+            ws.send(
+              JSON.stringify({
+                type: 'error',
+                code,
+                message: code === 'unavailable' ? 'the event log is unavailable: timeout' : `no match ${f.matchId}`,
+                matchId: f.matchId,
+              }),
+            )
+            return
+          }
+          server.send(m)
+        })
+      })
+      return () => n
+    }
+    const context = await browser.newContext({ viewport: DESKTOP })
+    const page = await context.newPage()
+    const refused = await refuse(page, 'unavailable', 2)
+    await page.goto(`${base}/?match=p-refused`)
+    await page.waitForFunction(() =>
+      document.querySelector('#conn-detail')?.textContent?.includes('the event log is unavailable: timeout; retrying'),
+    )
+    await waitForConn(page, 'live')
+    expect(refused()).toBe(2)
+    await page.waitForSelector(`#feed li[data-seq="${seq}"]`)
+    expect(await page.textContent('#home-score')).toBe('1')
+
+    const gone = await context.newPage()
+    await refuse(gone, 'unknown_match', 100)
+    await gone.goto(`${base}/?match=p-refused`)
+    await waitForConn(gone, 'no_match')
+    expect(await gone.textContent('#conn .label')).toBe('no such match')
+    expect(await gone.textContent('#notice')).toContain('This match does not exist')
+    // Not a notice that goes away after 6 s: the state lasts.
+    await sleep(6500)
+    expect(await gone.isVisible('#notice')).toBe(true)
+    expect(await gone.getAttribute('#conn', 'data-state')).toBe('no_match')
+    await context.close()
+  })
+
+  it('holds the newest 200 feed items, in order, each once, and still shows a correction of one of them', async () => {
+    await createMatch(base, ADMIN, 'p-long')
+    const { page, errors } = await spectator('p-long')
+    let last = 0
+    for (let i = 1; i <= 230; i++) last = await postEvent(base, COMMENTATOR, 'p-long', { kind: 'commentary', text: `line ${i}` })
+    await page.waitForSelector(`#feed li[data-seq="${last}"]`)
+    const newest = Array.from({ length: 200 }, (_, i) => last - i)
+    expect(await feedSeqs(page)).toEqual(newest)
+    const target = last - 100
+    const c = await postEvent(base, COMMENTATOR, 'p-long', { kind: 'correction', refSeq: target, text: 'line, corrected' })
+    await page.waitForSelector(`#feed li[data-seq="${target}"].corrected`)
+    expect(await page.textContent(`#feed li[data-seq="${target}"] .text`)).toBe('line, corrected')
+    expect(await page.$(`#feed li[data-seq="${c}"]`)).toBeNull()
+    expect(await feedSeqs(page)).toEqual(newest)
+    expect(errors).toEqual([])
+    await close(page)
+  })
+
+  it('counts names and chat in characters, as the server does: a 40-emoji name, a 300-emoji message', async () => {
+    await createMatch(base, ADMIN, 'p-emoji')
+    const [a, b] = await Promise.all([spectator('p-emoji'), spectator('p-emoji')])
+    const name = '😀'.repeat(40)
+    await joinChat(a.page, name)
+    expect(await a.page.textContent('#chat-as')).toBe(`as ${name}`)
+    const text = '⚽'.repeat(150) + '😀'.repeat(150)
+    await sendChat(a.page, text)
+    await b.page.waitForFunction((t) => [...document.querySelectorAll('#chat .chat-text')].some((e) => e.textContent === t), text)
+    expect(await a.page.textContent('#chat-status')).toBe('')
+    // The input stops at 500 characters, wherever the emoji are.
+    await a.page.fill('#chat-input', '😀'.repeat(520))
+    expect([...(await a.page.inputValue('#chat-input'))]).toHaveLength(500)
+    await close(a.page, b.page)
+  })
+
+  it('a message whose ack is lost with its connection is marked "not confirmed", not left pending', async () => {
+    await createMatch(base, ADMIN, 'p-pending')
+    const context = await browser.newContext({ viewport: DESKTOP })
+    const page = await context.newPage()
+    let cut = false
+    await page.routeWebSocket(/\/ws/, (ws) => {
+      const server = ws.connectToServer()
+      server.onMessage((m) => {
+        const f = JSON.parse(String(m))
+        if (cut && (f.type === 'chat_ack' || f.type === 'chat')) {
+          // Stored by the server; the answers are lost with the connection.
+          cut = false
+          ws.close({ code: 1011, reason: 'connection lost (test)' })
+          return
+        }
+        ws.send(m)
+      })
+    })
+    await page.goto(`${base}/?match=p-pending`)
+    await waitForConn(page, 'live')
+    await joinChat(page, 'Alex')
+    cut = true
+    await sendChat(page, 'lost in transit')
+    await page.waitForSelector('#chat .chat-line.unconfirmed:has-text("lost in transit") .chat-note:text-is("not confirmed")')
+    expect(await page.textContent('#chat-status')).toContain('not confirmed')
+    await waitForConn(page, 'live')
+    expect(await page.$$('#chat .chat-line.pending')).toHaveLength(0)
+    // Not resent behind the viewer's back: stored once.
+    expect(await page.$$('#chat .chat-line:has-text("lost in transit")')).toHaveLength(1)
+    await context.close()
+  })
 })
 
 describe('commentator console', () => {
@@ -251,6 +404,95 @@ describe('commentator console', () => {
     expect(await page.$$eval('#log tr[data-seq]', (rows) => rows.map((r) => Number((r as HTMLElement).dataset.seq)))).toEqual([4, 3, 2, 1])
     expect(errors.filter((e) => !e.includes('net::ERR_CONNECTION_RESET'))).toEqual([])
     await close(page)
+  })
+
+  it('an admin who signs out and in again sees the live chat again', async () => {
+    await createMatch(base, ADMIN, 'p-mod')
+    const { page } = await openPage(browser, `${base}/console.html?match=p-mod`)
+    await consoleSignIn(page, ADMIN)
+    await page.waitForSelector('#chat-conn:text-is("chat: live")')
+    await page.click('#signout')
+    expect(await page.textContent('#chat-conn')).toBe('')
+    await consoleSignIn(page, ADMIN)
+    await page.waitForSelector('#chat-conn:text-is("chat: live")')
+    const viewer = await spectator('p-mod')
+    await joinChat(viewer.page, 'Vic')
+    await sendChat(viewer.page, 'spam spam')
+    await page.waitForSelector('#mod-chat tr:has-text("spam spam")')
+    await close(page, viewer.page)
+  })
+
+  it('keeps the API key through a reload while the API does not answer; forgets it on 401; names a character a key cannot have', async () => {
+    const { page } = await openPage(browser, `${base}/console.html?match=p-mod`)
+    await consoleSignIn(page, COMMENTATOR)
+    await page.route('**/api/**', (r) => r.abort('connectionrefused'))
+    await page.reload()
+    await page.waitForSelector('#signin-result.err:has-text("Could not check the API key: the server did not answer")')
+    expect(await page.evaluate(() => sessionStorage.getItem('touchline.apiKey'))).toBe(COMMENTATOR)
+    expect(await page.isVisible('#signin-retry')).toBe(true)
+    await page.unroute('**/api/**')
+    await page.click('#signin-retry')
+    await page.waitForSelector('#post-card:not([hidden])')
+    expect(await page.textContent('#whoami')).toBe('signed in as commentator')
+
+    // A key the server refuses is forgotten.
+    await page.evaluate(() => sessionStorage.setItem('touchline.apiKey', 'not-a-key-of-this-server'))
+    await page.reload()
+    await page.waitForSelector('#signin-result.err:has-text("(401)")')
+    expect(await page.evaluate(() => sessionStorage.getItem('touchline.apiKey'))).toBeNull()
+
+    // Pasted with a zero-width space: fetch could not even send it.
+    await page.fill('#api-key', `${ADMIN.slice(0, 5)}\u200b${ADMIN.slice(5)}`)
+    await page.click('#signin-form button[type=submit]')
+    await page.waitForSelector('#signin-result.err:has-text("invisible character (U+200B)")')
+    expect(await page.textContent('#signin-result')).not.toContain('did not answer')
+    await close(page)
+  })
+
+  it('two goals 100 ms apart on a slow connection make 1–1, not 0–1', async () => {
+    await createMatch(base, ADMIN, 'p-race', 'Lions', 'Tigers')
+    const { page } = await openPage(browser, `${base}/console.html?match=p-race`)
+    await consoleSignIn(page, COMMENTATOR)
+    await page.waitForFunction(() => document.querySelector('#current')?.textContent?.includes('Lions 0–0 Tigers'))
+    await page.route('**/api/v1/matches/**', async (route) => {
+      await sleep(300)
+      await route.continue()
+    })
+    await page.click('[data-action=goal][data-team=home]', { noWaitAfter: true })
+    await sleep(100)
+    await page.click('[data-action=goal][data-team=away]', { noWaitAfter: true })
+    await page.waitForSelector('#post-result.ok:has-text("goal (away) stored as #2")', { timeout: 15_000 })
+    const events = await storedEvents(base, 'p-race')
+    expect(events.map((e) => e.data.score)).toEqual([
+      { home: 1, away: 0 },
+      { home: 1, away: 1 },
+    ])
+    const view = await call<{ scoreboard: { home: number; away: number } }>(base, 'GET', '/v1/matches/p-race')
+    expect(view.json.scoreboard).toMatchObject({ home: 1, away: 1 })
+    await page.unroute('**/api/v1/matches/**')
+    await close(page)
+  })
+
+  it('quick buttons with long team names stay inside the card, on a phone and on a desktop', async () => {
+    const long = 'Sport Club Corinthians Paulista Associação Desportiva Recreativa e Cultural Icasa Juazeiro do Norte'
+    expect([...long].length).toBeLessThanOrEqual(100)
+    await createMatch(base, ADMIN, 'p-names', 'Wolverhampton Wanderers Football Club', long)
+    for (const viewport of [PHONE, DESKTOP]) {
+      const { page } = await openPage(browser, `${base}/console.html?match=p-names`, { viewport })
+      await consoleSignIn(page, COMMENTATOR)
+      await page.waitForSelector('[data-action=goal][data-team=away]:has-text("Juazeiro do Norte")')
+      const r = await page.evaluate(() => {
+        const card = (document.querySelector('#post-card') as HTMLElement).getBoundingClientRect()
+        const outside = [...document.querySelectorAll('[data-action]')].filter((b) => {
+          const x = b.getBoundingClientRect()
+          return x.left < card.left - 0.5 || x.right > card.right + 0.5
+        })
+        return { page: document.documentElement.scrollWidth, viewport: innerWidth, outside: outside.map((b) => b.textContent) }
+      })
+      expect(r.page).toBeLessThanOrEqual(r.viewport)
+      expect(r.outside).toEqual([])
+      await close(page)
+    }
   })
 })
 

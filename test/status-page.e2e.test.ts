@@ -6,13 +6,15 @@
  * and the online count of a match with three spectators; then one gateway is SIGKILLed and, within
  * a few refreshes, the page shows its target `down` (with the error), and after the presence TTL
  * the gateway leaves the live nodes and the match's count drops to what the survivor holds.
- * Screenshots: test-results/screenshots/status-stack-{desktop,phone}.png. pages.e2e.test.ts
- * covers the page without a monitor (embedded process).
+ * Screenshots: test-results/screenshots/status-stack-{desktop,phone}.png. When the API and the
+ * monitor stop answering, the page keeps what they said last but marks it stale (greyed rows,
+ * "unknown" summaries, an "updated" stamp that says what is not answering), and clears the mark
+ * when they answer again. pages.e2e.test.ts covers the page without a monitor (embedded process).
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser, Page, Route } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { down, up, type UpResult } from '../infra/local/src/stack.ts'
 import { freePort, guardProcessGroup, repoRoot } from '../packages/testkit/src/index.ts'
@@ -186,5 +188,35 @@ describe('status page against a real stack behind nginx', () => {
     await until('only gw-1 live (phone)', () => nodeCounts(phone.page), { 'gw-1': survivors })
     await phone.page.screenshot({ path: join(SHOTS, 'status-stack-phone.png'), fullPage: true })
     for (const p of probes) expect(p.errors).toEqual([])
+  })
+
+  it('marks what it shows stale while the API and the monitor do not answer, and current again once they do', async () => {
+    const { page } = desktop
+    const before = await targetStates(page)
+    const refuse = (r: Route) => r.abort('connectionrefused')
+    await page.route('**/api/**', refuse)
+    await page.route('**/monitor/**', refuse)
+    for (const rows of ['#targets', '#nodes', '#matches']) {
+      await page.waitForSelector(`${rows}[data-stale="true"]`, { timeout: PAGE_WAIT_MS })
+    }
+    for (const summary of ['#monitor-summary', '#nodes-summary', '#matches-summary'])
+      expect(await page.textContent(summary)).toBe('(unknown)')
+    expect(await page.getAttribute('#monitor-state', 'data-state')).toBe('not-answering')
+    expect(await page.textContent('#nodes-state')).toMatch(
+      /^API not answering \(.+\)\. The rows below are from .+ and may be out of date\.$/,
+    )
+    expect(await page.textContent('#monitor-state')).toMatch(/^monitor not answering \(.+\)\. The rows below are from /)
+    expect(await page.textContent('#updated')).toMatch(/^monitor, gateways, matches not answering at .+; last full update .+$/)
+    // What was known is still there (a down target must not vanish in an outage), only marked.
+    expect(await targetStates(page)).toEqual(before)
+    expect(await page.$$('#matches tr[data-match]')).not.toHaveLength(0)
+
+    await page.unroute('**/api/**', refuse)
+    await page.unroute('**/monitor/**', refuse)
+    await page.waitForSelector('#updated:not([data-stale])', { timeout: PAGE_WAIT_MS })
+    expect(await page.$$('[data-stale]')).toHaveLength(0)
+    expect(await page.textContent('#updated')).toMatch(/^updated /)
+    expect(await page.textContent('#nodes-summary')).toMatch(/^\(1 live, \d+ connections\)$/)
+    expect(await page.getAttribute('#monitor-state', 'data-state')).toBe('running')
   })
 })

@@ -5,15 +5,16 @@
  * Every post is one user action with one Idempotency-Key, generated when the button is pressed
  * and reused by every retry of that action (automatic ones after a lost answer or a 503, and the
  * "Retry" button), so the log never gets the same event twice. The button is disabled while its
- * action is in flight, so a double click is one action.
+ * action is in flight, so a double click is one action. Posts that change the score run one at a
+ * time (a goal adds one to the score stored after the previous one's answer).
  */
-import { api, ApiCallError, newIdempotencyKey, withRetry } from './lib/api.ts'
+import { api, ApiCallError, apiKeyProblem, newIdempotencyKey, withRetry } from './lib/api.ts'
 import { ChatLog } from './lib/chat.ts'
 import { LiveConnection, sameOriginWsUrl } from './lib/connection.ts'
-import { $, formatTime, h, replace, setText } from './lib/dom.ts'
+import { $, formatTime, h, limitChars, replace, setText } from './lib/dom.ts'
 import { Feed } from './lib/feed.ts'
 import { kindLabel } from './lib/render.ts'
-import { LIMITS } from './lib/protocol.ts'
+import { charLength, LIMITS } from './lib/protocol.ts'
 import type { ChatFrame, EventsReply, MatchListReply, MatchView, PostEventBody, PostEventReply, ServerFrame } from './lib/protocol.ts'
 import { gatewayUrls } from './lib/page.ts'
 
@@ -29,6 +30,7 @@ const el = {
   signinForm: $<HTMLFormElement>('#signin-form'),
   apiKey: $<HTMLInputElement>('#api-key'),
   signinResult: $('#signin-result'),
+  signinRetry: $<HTMLButtonElement>('#signin-retry'),
   matchCard: $('#match-card'),
   matchSelect: $<HTMLSelectElement>('#match-select'),
   refresh: $<HTMLButtonElement>('#refresh'),
@@ -68,6 +70,8 @@ const s = {
   current: null as MatchView | null,
   epoch: undefined as string | undefined,
   lastFailed: null as Action | null,
+  /** A key whose check failed for want of an answer (not refused): what "Try again" signs in with. */
+  unchecked: null as string | null,
 }
 const feed = new Feed()
 const chat = new ChatLog(300)
@@ -101,14 +105,34 @@ async function roleOf(key: string): Promise<Role> {
   }
 }
 
-async function signIn(key: string, quiet = false): Promise<void> {
+async function signIn(key: string): Promise<void> {
+  el.signinRetry.hidden = true
+  s.unchecked = null
+  const problem = apiKeyProblem(key)
+  if (problem) {
+    // It could never be sent (fetch refuses it before the network): not "the server did not answer".
+    show(el.signinResult, problem, 'err')
+    forgetKey()
+    return
+  }
+  show(el.signinResult, 'Checking the API key…')
   try {
-    s.role = await roleOf(key)
+    s.role = await withRetry(() => roleOf(key), {
+      onRetry: (n, err) => show(el.signinResult, `Checking the API key: retry ${n} (${describe(err)})…`),
+    })
   } catch (err) {
-    if (!quiet) show(el.signinResult, describe(err), 'err')
-    sessionStorage.removeItem(KEY_STORE)
-    s.apiKey = null
-    showSignedIn(false)
+    if (err instanceof ApiCallError && err.status === 401) {
+      show(el.signinResult, describe(err), 'err')
+      forgetKey()
+    } else {
+      // The server did not answer or failed (network, 503, 500): the key may well be right. Keep a
+      // stored one, so that a moment of downtime does not sign the commentator out.
+      show(el.signinResult, `Could not check the API key: ${describe(err)}`, 'err')
+      s.apiKey = null
+      s.unchecked = key
+      el.signinRetry.hidden = false
+      showSignedIn(false)
+    }
     return
   }
   s.apiKey = key
@@ -116,6 +140,13 @@ async function signIn(key: string, quiet = false): Promise<void> {
   show(el.signinResult, '')
   showSignedIn(true)
   await loadMatches()
+  syncChatWatch()
+}
+
+function forgetKey(): void {
+  sessionStorage.removeItem(KEY_STORE)
+  s.apiKey = null
+  showSignedIn(false)
 }
 
 function showSignedIn(on: boolean): void {
@@ -135,11 +166,14 @@ el.signinForm.addEventListener('submit', (ev) => {
   const key = el.apiKey.value.trim()
   if (key) void signIn(key)
 })
+el.signinRetry.addEventListener('click', () => {
+  if (s.unchecked) void signIn(s.unchecked)
+})
 el.signout.addEventListener('click', () => {
   sessionStorage.removeItem(KEY_STORE)
   s.apiKey = null
   s.role = null
-  chatConn.stop()
+  syncChatWatch()
   showSignedIn(false)
 })
 
@@ -185,7 +219,7 @@ function selectMatch(matchId: string): void {
   renderModChat()
   updateQuickLabels()
   showSignedIn(true)
-  if (el.watchChat.checked && s.role === 'admin') chatConn.resubscribe(previous)
+  if (wantChat()) chatConn.resubscribe(previous)
   void refresh()
 }
 
@@ -286,24 +320,43 @@ function withMinute(body: PostEventBody): PostEventBody {
   return m === undefined ? body : { ...body, minute: m }
 }
 
-/** Run a user action from `trigger` (a button or a form): one key, retries with it, no overlap. */
+/**
+ * Score-changing posts, one at a time. A goal reads the score and posts it plus one: two goals
+ * 100 ms apart would both read 0–0 and store 1–0 and 0–1 (the board then says 0–1, not 1–1).
+ * Each waits for the previous one's answer, and reads the score only then.
+ */
+let scoreChain: Promise<unknown> = Promise.resolve()
+function oneAtATime(task: () => Promise<void>): Promise<void> {
+  const next = scoreChain.then(task, task)
+  scoreChain = next.catch(() => {})
+  return next
+}
+
+/**
+ * Run a user action from `trigger` (a button or a form): one key, retries with it, no overlap.
+ * `scoring`: the action can change the score (see oneAtATime).
+ */
 async function run(
   trigger: HTMLButtonElement,
   label: string,
   build: () => Promise<PostEventBody | string> | PostEventBody | string,
+  scoring = false,
 ): Promise<void> {
   const matchId = s.matchId
   if (!matchId || busy.has(trigger)) return
   busy.add(trigger)
   trigger.disabled = true
   const key = newIdempotencyKey()
-  try {
+  const task = async () => {
     const body = await build()
     if (typeof body === 'string') {
       show(el.postResult, body, 'err')
       return
     }
     await send({ label, matchId, body, key })
+  }
+  try {
+    await (scoring ? oneAtATime(task) : task())
   } finally {
     trigger.disabled = false
     busy.delete(trigger)
@@ -352,14 +405,19 @@ el.retry.addEventListener('click', async () => {
   }
 })
 
-/** The match as stored now (so a goal adds to the real score), or the last one seen. */
-async function fresh(): Promise<MatchView | null> {
-  if (!s.matchId) return null
+/** The match as stored now, so a goal adds to the real score; an error if it cannot be read. */
+async function fresh(matchId: string): Promise<MatchView | string> {
   try {
-    s.current = await api<MatchView>(`/v1/matches/${encodeURIComponent(s.matchId)}`)
-    renderCurrent()
-  } catch {}
-  return s.current
+    const view = await withRetry(() => api<MatchView>(`/v1/matches/${encodeURIComponent(matchId)}`))
+    if (matchId === s.matchId) {
+      s.current = view
+      renderCurrent()
+    }
+    return view
+  } catch (err) {
+    // A score from an older read could undo another goal: better not to post.
+    return `Could not read the current score, so the goal was not posted: ${describe(err)}`
+  }
 }
 
 function teamName(m: MatchView | null, team: string): string {
@@ -372,15 +430,20 @@ for (const b of document.querySelectorAll<HTMLButtonElement>('[data-action]')) {
     const team = b.dataset.team === 'away' ? 'away' : 'home'
     const note = el.note.value.trim()
     if (action === 'goal') {
-      void run(b, `goal (${team})`, async () => {
-        const m = await fresh()
-        if (!m) return 'No match selected.'
+      const matchId = s.matchId
+      const at = withMinute({ kind: 'goal' }) // the minute as it was when the button was pressed
+      if (!matchId) return
+      // Runs only once the score-changing posts made before it have been answered (oneAtATime).
+      const build = async () => {
+        const m = await fresh(matchId)
+        if (typeof m === 'string') return m
         const score = { home: m.scoreboard.home + (team === 'home' ? 1 : 0), away: m.scoreboard.away + (team === 'away' ? 1 : 0) }
         const text = `GOAL! ${teamName(m, team)}${note ? ` — ${note}` : ''}`
         const data: Record<string, unknown> = { team }
         if (note) data.player = note
-        return withMinute({ kind: 'goal', text, score, data })
-      })
+        return { ...at, text, score, data }
+      }
+      void run(b, `goal (${team})`, build, true)
     } else if (action === 'card') {
       const card = b.dataset.card === 'red' ? 'red' : 'yellow'
       void run(b, `${card} card (${team})`, () => {
@@ -420,7 +483,7 @@ el.textForm.addEventListener('submit', (ev) => {
     const text = field(el.textForm, 'text')
     const imageUrl = field(el.textForm, 'imageUrl')
     if (!text) return 'Write some text.'
-    if (text.length > LIMITS.eventTextMaxLength) return `At most ${LIMITS.eventTextMaxLength} characters.`
+    if (charLength(text) > LIMITS.eventTextMaxLength) return `At most ${LIMITS.eventTextMaxLength} characters.`
     if (imageUrl && !/^https?:\/\//.test(imageUrl)) return 'The picture URL must start with http:// or https://.'
     const body: PostEventBody = { kind: 'commentary', text }
     if (imageUrl) body.imageUrl = imageUrl
@@ -432,11 +495,16 @@ el.textForm.addEventListener('submit', (ev) => {
 
 el.scoreForm.addEventListener('submit', (ev) => {
   ev.preventDefault()
-  void run(formButton(el.scoreForm), 'score', () => {
-    const score = scoreFrom(el.scoreForm)
-    if (typeof score === 'string' || !score) return typeof score === 'string' ? score : 'Give both scores.'
-    return withMinute({ kind: 'score', text: `Score: ${score.home}–${score.away}`, score })
-  })
+  void run(
+    formButton(el.scoreForm),
+    'score',
+    () => {
+      const score = scoreFrom(el.scoreForm)
+      if (typeof score === 'string' || !score) return typeof score === 'string' ? score : 'Give both scores.'
+      return withMinute({ kind: 'score', text: `Score: ${score.home}–${score.away}`, score })
+    },
+    true,
+  )
 })
 
 el.subForm.addEventListener('submit', (ev) => {
@@ -456,28 +524,38 @@ el.subForm.addEventListener('submit', (ev) => {
 
 el.correctForm.addEventListener('submit', (ev) => {
   ev.preventDefault()
-  void run(formButton(el.correctForm), 'correction', () => {
-    const refSeq = Number(field(el.correctForm, 'refSeq'))
-    if (!Number.isInteger(refSeq) || refSeq < 1) return 'Give the seq to correct.'
-    const score = scoreFrom(el.correctForm)
-    if (typeof score === 'string') return score
-    const text = field(el.correctForm, 'text')
-    if (!text && !score && minute() === undefined) return 'Give a new text, score or minute.'
-    const body: PostEventBody = { kind: 'correction', refSeq }
-    if (text) body.text = text
-    if (score) body.score = score
-    return withMinute(body)
-  })
+  void run(
+    formButton(el.correctForm),
+    'correction',
+    () => {
+      const refSeq = Number(field(el.correctForm, 'refSeq'))
+      if (!Number.isInteger(refSeq) || refSeq < 1) return 'Give the seq to correct.'
+      const score = scoreFrom(el.correctForm)
+      if (typeof score === 'string') return score
+      const text = field(el.correctForm, 'text')
+      if (!text && !score && minute() === undefined) return 'Give a new text, score or minute.'
+      const body: PostEventBody = { kind: 'correction', refSeq }
+      if (text) body.text = text
+      if (score) body.score = score
+      return withMinute(body)
+    },
+    true,
+  )
 })
 
 el.retractForm.addEventListener('submit', (ev) => {
   ev.preventDefault()
-  void run(formButton(el.retractForm), 'retraction', () => {
-    const refSeq = Number(field(el.retractForm, 'refSeq'))
-    if (!Number.isInteger(refSeq) || refSeq < 1) return 'Give the seq to retract.'
-    const text = field(el.retractForm, 'text')
-    return text ? { kind: 'retraction', refSeq, text } : { kind: 'retraction', refSeq }
-  })
+  void run(
+    formButton(el.retractForm),
+    'retraction',
+    () => {
+      const refSeq = Number(field(el.retractForm, 'refSeq'))
+      if (!Number.isInteger(refSeq) || refSeq < 1) return 'Give the seq to retract.'
+      const text = field(el.retractForm, 'text')
+      return text ? { kind: 'retraction', refSeq, text } : { kind: 'retraction', refSeq }
+    },
+    true,
+  )
 })
 
 // ---- the stored log -----------------------------------------------------------------------
@@ -630,13 +708,27 @@ function renderModChat(): void {
   )
 }
 
+/** Live chat for moderation: for an admin signed in, with a match, who asked for it. */
+function wantChat(): boolean {
+  return s.apiKey !== null && s.role === 'admin' && s.matchId !== null && el.watchChat.checked
+}
+
+/** Start or stop the live chat as wantChat says (sign-in, sign-out, the checkbox). */
+function syncChatWatch(): void {
+  if (wantChat()) {
+    if (!chatConn.active) chatConn.start()
+    return
+  }
+  chatConn.stop()
+  // stop() reports no state: without this the label would keep saying "chat: live".
+  setText(el.chatConn, '')
+  chat.clear()
+  renderModChat()
+}
+
 el.watchChat.addEventListener('change', () => {
   localStorage.setItem('touchline.console.watchChat', el.watchChat.checked ? '1' : '0')
-  if (el.watchChat.checked && s.matchId) chatConn.resubscribe()
-  else {
-    chatConn.stop()
-    setText(el.chatConn, '')
-  }
+  syncChatWatch()
 })
 
 el.deleteForm.addEventListener('submit', (ev) => {
@@ -679,10 +771,18 @@ el.wordsForm.addEventListener('submit', (ev) => {
 
 // ---- start --------------------------------------------------------------------------------
 
+for (const [form, name, max] of [
+  [el.createForm, 'title', LIMITS.titleMaxLength],
+  [el.createForm, 'home', LIMITS.teamMaxLength],
+  [el.createForm, 'away', LIMITS.teamMaxLength],
+  [el.textForm, 'text', LIMITS.eventTextMaxLength],
+] as const) {
+  limitChars(form.elements.namedItem(name) as HTMLInputElement, max)
+}
 el.watchChat.checked = localStorage.getItem('touchline.console.watchChat') !== '0'
 setDefaultKickoff()
 showSignedIn(false)
-if (s.apiKey) void signIn(s.apiKey, true)
+if (s.apiKey) void signIn(s.apiKey)
 window.setInterval(() => {
   if (s.apiKey && s.matchId && !document.hidden) void refresh()
 }, 3000)

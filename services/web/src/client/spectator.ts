@@ -8,13 +8,13 @@
  * `delay` old; the scoreboard only moves with released events.
  */
 import { api, ApiCallError, serverOffset } from './lib/api.ts'
-import { Board } from './lib/board.ts'
-import { ChatLog } from './lib/chat.ts'
+import { Board, shownBelow } from './lib/board.ts'
+import { ChatLog, PendingChats, prepareText } from './lib/chat.ts'
 import { LiveConnection, sameOriginWsUrl, type ConnState, type StateInfo, type Target } from './lib/connection.ts'
 import { DelayQueue } from './lib/delay.ts'
-import { $, h, replace, setText } from './lib/dom.ts'
+import { $, h, limitChars, replace, setText } from './lib/dom.ts'
 import { Feed, isAmendment } from './lib/feed.ts'
-import { KeyedList, entrySignature, renderChat, renderEntry } from './lib/render.ts'
+import { FeedList, KeyedList, renderChat } from './lib/render.ts'
 import { LIMITS } from './lib/protocol.ts'
 import type {
   ChatFrame,
@@ -30,6 +30,11 @@ import type {
 import { gatewayUrls, newClientId } from './lib/page.ts'
 
 type Held = { type: 'event'; frame: EventFrame } | { type: 'chat'; frame: ChatFrame }
+
+/** Feed items the page holds (the newest; like the chat's 200): a long match must not slow the page down. */
+const FEED_MAX = 200
+/** A sent chat message without its ack after this long is marked "not confirmed". */
+const CHAT_ACK_TIMEOUT_MS = 10_000
 
 const el = {
   matchSelect: $<HTMLSelectElement>('#match-select'),
@@ -68,7 +73,7 @@ const storage = { token: 'touchline.viewer', name: 'touchline.name', delay: 'tou
 const feed = new Feed()
 const chat = new ChatLog(200)
 const board = new Board()
-const feedList = new KeyedList<number>(el.feed)
+const feedList = new FeedList(el.feed, FEED_MAX)
 const chatList = new KeyedList<string>(el.chat)
 const queue = new DelayQueue<Held>(release)
 
@@ -87,7 +92,7 @@ const s = {
   me: null as User | null,
   token: null as string | null,
   tokenExpiresAt: 0,
-  pending: new Map<string, { text: string; node: HTMLLIElement }>(),
+  pending: new PendingChats<HTMLLIElement>(),
   gapTimer: 0,
   refetchTimer: 0,
 }
@@ -109,6 +114,7 @@ const STATE_LABEL: Record<ConnState, string> = {
   live: 'live',
   reconnecting: 'reconnecting',
   offline: 'offline',
+  no_match: 'no such match',
 }
 
 let countdown = 0
@@ -131,6 +137,16 @@ function showState(state: ConnState, info: StateInfo): void {
   } else {
     setText(el.connDetail, '')
   }
+  if (state === 'no_match') {
+    // It will not come back by itself (a match removed, or an in-memory server restarted).
+    notice('This match does not exist (any more). Pick another match.', true)
+    void loadMatches()
+  } else if (stickyNotice) {
+    el.notice.hidden = true
+    stickyNotice = false
+  }
+  // Acks come only on the connection that carried the message: after a drop they cannot come.
+  if (!conn.open) unconfirmed(s.pending.expire(Date.now(), CHAT_ACK_TIMEOUT_MS, true))
   updateChatControls()
 }
 
@@ -171,12 +187,9 @@ function onFrame(f: ServerFrame): void {
       s.epoch = f.epoch ?? s.epoch
       if (f.seq > s.contiguous) scheduleGapFill()
       break
-    case 'chat_ack': {
-      const p = s.pending.get(f.clientMsgId)
-      p?.node.remove()
-      s.pending.delete(f.clientMsgId)
+    case 'chat_ack':
+      s.pending.ack(f.clientMsgId)?.node.remove()
       break
-    }
     case 'auth_ok':
       s.me = f.user
       updateChatControls()
@@ -190,7 +203,7 @@ function onFrame(f: ServerFrame): void {
 }
 
 function onError(code: string, message: string, ref?: string, retryAfterMs?: number): void {
-  const pending = ref ? s.pending.get(ref) : undefined
+  const pending = ref ? s.pending.settle(ref) : undefined
   let text = message
   if (code === 'muted') text = `You are muted${retryAfterMs ? ` for ${Math.ceil(retryAfterMs / 1000)} s` : ''}.`
   else if (code === 'rate_limited') text = `Slow down: try again${retryAfterMs ? ` in ${Math.ceil(retryAfterMs / 1000)} s` : ' later'}.`
@@ -203,9 +216,9 @@ function onError(code: string, message: string, ref?: string, retryAfterMs?: num
     notice(text)
   }
   if (pending) {
+    pending.node.classList.remove('pending', 'unconfirmed')
     pending.node.classList.add('failed')
     pending.node.title = text
-    s.pending.delete(ref as string)
   }
   if (ref || ['muted', 'rate_limited', 'too_large', 'unauthorized', 'not_subscribed'].includes(code)) setText(el.chatStatus, text)
   else notice(text)
@@ -283,6 +296,8 @@ function receiveEvent(e: EventFrame): void {
 function receiveChat(c: ChatFrame): void {
   if (chat.has(c.id)) return
   if (c.user.id === s.me?.id) {
+    // Our own message: it settles its pending line also when its ack was lost.
+    s.pending.echo(c.text)?.node.remove()
     chat.add(c)
     renderChatList(true)
     return
@@ -294,9 +309,11 @@ function receiveChat(c: ChatFrame): void {
 function release(items: Held[]): void {
   let amended = false
   let chatChanged = false
+  const changed: number[] = []
   for (const item of items) {
     if (item.type === 'event') {
       if (!feed.add(item.frame)) continue
+      changed.push(...feed.affected(item.frame.seq))
       if (isAmendment(item.frame.kind)) amended = true
       if (!s.boardPending) board.apply(item.frame)
     } else if (!chat.isDeleted(item.frame.id) && chat.add(item.frame)) {
@@ -304,7 +321,7 @@ function release(items: Held[]): void {
     }
   }
   if (amended) scheduleRefetch()
-  renderFeed()
+  if (changed.length > 0) renderFeed(changed)
   renderBoard()
   if (chatChanged) renderChatList()
   updateDelayNote()
@@ -366,10 +383,11 @@ async function rebuildBoardFromLog(): Promise<void> {
     }
   } catch {}
   if (matchId !== s.matchId) return
-  const shown = feed.lastSeq
-  board.reset()
-  for (const e of log) if (e.seq <= shown) board.apply(e)
-  for (const e of feed.after(board.seq)) board.apply(e)
+  // Up to the first event still held: everything before it has been shown, or is older than the
+  // snapshot (nothing of it may be shown yet when all of the snapshot is younger than the delay).
+  // Then what was released while the log was being read.
+  const held = queue.items().flatMap((x) => (x.type === 'event' ? [x.frame.seq] : []))
+  board.rebuild(log, shownBelow(held, s.contiguous), feed.after(0))
   s.boardPending = false
   renderBoard()
 }
@@ -396,10 +414,11 @@ function renderBoard(): void {
   document.title = m ? `${m.home} ${v.home}–${v.away} ${m.away} · touchline` : 'touchline'
 }
 
-function renderFeed(): void {
-  const entries = feed.entries()
-  feedList.update(entries, (e) => e.seq, entrySignature, renderEntry)
-  el.feedEmpty.hidden = entries.length > 0
+/** Draw the seqs that changed (Feed.affected of each new event), or the whole list. */
+function renderFeed(changed?: number[]): void {
+  if (changed) feedList.update(feed, changed)
+  else feedList.reset(feed)
+  el.feedEmpty.hidden = feedList.size > 0
 }
 
 function renderChatList(scroll = false): void {
@@ -437,10 +456,15 @@ function updateDelayNote(): void {
 }
 
 let noticeTimer = 0
-function notice(text: string): void {
+/** A notice that stays until the state it describes ends (no_match). */
+let stickyNotice = false
+function notice(text: string, sticky = false): void {
+  if (stickyNotice && !sticky) return
   setText(el.notice, text)
   el.notice.hidden = false
+  stickyNotice = sticky
   window.clearTimeout(noticeTimer)
+  if (sticky) return
   noticeTimer = window.setTimeout(() => {
     el.notice.hidden = true
   }, 6000)
@@ -542,7 +566,11 @@ function updateChatControls(): void {
 
 el.nameForm.addEventListener('submit', async (ev) => {
   ev.preventDefault()
-  const name = el.nameInput.value.trim().slice(0, LIMITS.viewerNameMaxLength)
+  const { text: name, problem } = prepareText(el.nameInput.value, 'name')
+  if (problem) {
+    setText(el.chatStatus, problem)
+    return
+  }
   if (!name) return
   const button = el.nameForm.querySelector('button') as HTMLButtonElement
   button.disabled = true
@@ -567,10 +595,11 @@ el.nameForm.addEventListener('submit', async (ev) => {
 
 el.chatForm.addEventListener('submit', (ev) => {
   ev.preventDefault()
-  const text = el.chatInput.value.trim()
+  // Cleaned as the gateway cleans it, so that our own chat frame matches it (PendingChats.echo).
+  const { text, problem } = prepareText(el.chatInput.value, 'chat')
   if (!text || !s.matchId) return
-  if (text.length > LIMITS.chatTextMaxLength) {
-    setText(el.chatStatus, `Too long: at most ${LIMITS.chatTextMaxLength} characters.`)
+  if (problem) {
+    setText(el.chatStatus, problem)
     return
   }
   if (s.tokenExpiresAt <= Date.now() + 5000) {
@@ -589,14 +618,33 @@ el.chatForm.addEventListener('submit', (ev) => {
     true,
   )
   node.classList.add('pending')
-  s.pending.set(clientMsgId, { text, node })
+  s.pending.add(clientMsgId, text, node, Date.now())
+  window.setTimeout(() => unconfirmed(s.pending.expire(Date.now(), CHAT_ACK_TIMEOUT_MS)), CHAT_ACK_TIMEOUT_MS + 100)
   el.chatInput.value = ''
   renderChatList(true)
 })
 
+/** Messages whose ack did not come: say so on each, and do not resend them behind the viewer's back. */
+function unconfirmed(list: { node: HTMLLIElement }[]): void {
+  if (list.length === 0) return
+  for (const { node } of list) {
+    node.classList.replace('pending', 'unconfirmed')
+    node.title = 'Not confirmed by the server: it may or may not have reached the chat.'
+    node.appendChild(h('span', { class: 'chat-note', text: 'not confirmed' }))
+  }
+  setText(
+    el.chatStatus,
+    list.length === 1
+      ? 'A message was not confirmed (the connection dropped or the server did not answer): it may not have been sent.'
+      : `${list.length} messages were not confirmed (the connection dropped or the server did not answer): they may not have been sent.`,
+  )
+}
+
 // ---- start --------------------------------------------------------------------------------
 
 initDelay()
+limitChars(el.nameInput, LIMITS.viewerNameMaxLength)
+limitChars(el.chatInput, LIMITS.chatTextMaxLength)
 loadToken()
 updateChatControls()
 updateDelayNote()

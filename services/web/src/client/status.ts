@@ -2,9 +2,11 @@
  * The ops status page: the monitor's targets and states (GET /monitor/status; "monitor not
  * running" when it does not answer), live gateways with their connection counts (GET
  * /api/v1/nodes), and online counts per match. Refreshes every 2 s; a slow answer never stacks
- * requests (one round at a time, each request with a timeout).
+ * requests (one round at a time, each request with a timeout). When a source stops answering,
+ * what it said last stays on the page marked stale (greyed rows, "unknown" summary, the time it
+ * is from), and the "updated" stamp says what did not answer: an outage must not look current.
  */
-import { api, ApiCallError } from './lib/api.ts'
+import { api } from './lib/api.ts'
 import { $, formatTime, h, replace, setText } from './lib/dom.ts'
 import type { MatchListReply, NodesReply, OnlineReply } from './lib/protocol.ts'
 
@@ -64,12 +66,63 @@ function timeout(): AbortSignal {
   return AbortSignal.timeout(TIMEOUT_MS)
 }
 
-async function monitor(): Promise<void> {
+function clock(ms: number): string {
+  return formatTime(new Date(ms).toISOString())
+}
+
+/** One source of the page (monitor, gateways, matches): its rows and when it last answered. */
+interface Source {
+  label: string
+  rows: HTMLElement
+  summary: HTMLElement
+  state: HTMLElement
+  okAt: number
+}
+
+const sources = {
+  monitor: { label: 'monitor', rows: el.targets, summary: el.monitorSummary, state: el.monitorState, okAt: 0 },
+  nodes: { label: 'gateways', rows: el.nodes, summary: el.nodesSummary, state: el.nodesState, okAt: 0 },
+  matches: { label: 'matches', rows: el.matches, summary: el.matchesSummary, state: el.matchesState, okAt: 0 },
+} satisfies Record<string, Source>
+
+function answered(src: Source): void {
+  src.okAt = Date.now()
+  src.rows.classList.remove('stale')
+  delete src.rows.dataset.stale
+  src.state.classList.remove('stale-note')
+}
+
+/** The source did not answer: keep its last rows, but say they are old. */
+function stale(src: Source, why: string): void {
+  setText(src.summary, '(unknown)')
+  src.state.classList.add('stale-note')
+  if (src.okAt === 0) {
+    setText(src.state, why)
+    return
+  }
+  src.rows.classList.add('stale')
+  src.rows.dataset.stale = 'true'
+  setText(src.state, `${why}. The rows below are from ${clock(src.okAt)} and may be out of date.`)
+}
+
+function reason(err: unknown): string {
+  return err instanceof Error ? err.message : String(err)
+}
+
+/** Whether the source answered; a monitor that never did is "not running" (the embedded mode has none), not a failure. */
+async function monitor(): Promise<boolean> {
+  const src = sources.monitor
   let st: MonitorStatus
   try {
     st = await api<MonitorStatus>('/monitor/status', { raw: true, signal: timeout() })
     if (!st || !Array.isArray(st.targets)) throw new Error('not a monitor')
-  } catch {
+  } catch (err) {
+    if (src.okAt > 0) {
+      // It was running: its last states are kept, marked stale (a down target must not vanish).
+      el.monitorState.dataset.state = 'not-answering'
+      stale(src, `monitor not answering (${reason(err)})`)
+      return false
+    }
     el.monitorState.hidden = false
     el.monitorState.className = 'muted'
     el.monitorState.dataset.state = 'not-running'
@@ -77,8 +130,9 @@ async function monitor(): Promise<void> {
     setText(el.monitorSummary, '')
     el.targetsTable.hidden = true
     setText(el.alerts, '')
-    return
+    return true
   }
+  answered(src)
   el.monitorState.dataset.state = 'running'
   const counts = { up: 0, down: 0, degraded: 0, unknown: 0 }
   for (const t of st.targets) counts[t.state] = (counts[t.state] ?? 0) + 1
@@ -114,11 +168,13 @@ async function monitor(): Promise<void> {
   )
   const a = st.alerts
   setText(el.alerts, a ? `alerts: ${a.sent ?? 0} sent, ${a.failed ?? 0} failed, ${a.pending ?? 0} pending` : '')
+  return true
 }
 
-async function nodes(): Promise<void> {
+async function nodes(): Promise<boolean> {
   try {
     const r = await api<NodesReply>('/v1/nodes', { signal: timeout() })
+    answered(sources.nodes)
     const total = r.nodes.reduce((n, x) => n + x.connections, 0)
     setText(el.nodesSummary, `(${r.nodes.length} live, ${total} connections)`)
     setText(el.nodesState, r.nodes.length === 0 ? 'No live gateway.' : '')
@@ -136,19 +192,27 @@ async function nodes(): Promise<void> {
         ),
       ),
     )
+    return true
   } catch (err) {
-    setText(el.nodesState, `API not answering: ${err instanceof ApiCallError ? err.message : 'timeout'}`)
+    stale(sources.nodes, `API not answering (${reason(err)})`)
+    return false
   }
 }
 
-async function matches(): Promise<void> {
+async function matches(): Promise<boolean> {
   try {
     const list = (await api<MatchListReply>('/v1/matches', { signal: timeout() })).matches
+    answered(sources.matches)
     const online = await Promise.all(
       list.map((m) => api<OnlineReply>(`/v1/matches/${encodeURIComponent(m.id)}/online`, { signal: timeout() }).catch(() => null)),
     )
     const total = online.reduce((n, o) => n + (o?.total ?? 0), 0)
-    setText(el.matchesSummary, `(${list.length} ${list.length === 1 ? 'match' : 'matches'}, ${total} watching)`)
+    // A count that did not answer (Redis away) is unknown, not 0: the total says so.
+    const unknown = online.filter((o) => o === null).length
+    setText(
+      el.matchesSummary,
+      `(${list.length} ${list.length === 1 ? 'match' : 'matches'}, ${total} watching${unknown ? `, ${unknown} unknown` : ''})`,
+    )
     setText(el.matchesState, list.length === 0 ? 'No matches yet.' : '')
     replace(
       el.matches,
@@ -170,14 +234,31 @@ async function matches(): Promise<void> {
         )
       }),
     )
+    return true
   } catch (err) {
-    setText(el.matchesState, `API not answering: ${err instanceof ApiCallError ? err.message : 'timeout'}`)
+    stale(sources.matches, `API not answering (${reason(err)})`)
+    return false
   }
 }
 
+let completeAt = 0
 async function round(): Promise<void> {
-  await Promise.all([monitor(), nodes(), matches()])
-  setText(el.updated, `updated ${formatTime(new Date().toISOString())}`)
+  const ok = await Promise.all([monitor(), nodes(), matches()])
+  const failed = [sources.monitor, sources.nodes, sources.matches].filter((_, i) => !ok[i]).map((x) => x.label)
+  const now = Date.now()
+  if (failed.length === 0) {
+    completeAt = now
+    setText(el.updated, `updated ${clock(now)}`)
+    el.updated.className = 'muted'
+    delete el.updated.dataset.stale
+  } else {
+    setText(
+      el.updated,
+      `${failed.join(', ')} not answering at ${clock(now)}; ${completeAt ? `last full update ${clock(completeAt)}` : 'no full update yet'}`,
+    )
+    el.updated.className = 'stale-note'
+    el.updated.dataset.stale = 'true'
+  }
   window.setTimeout(() => void round(), REFRESH_MS)
 }
 

@@ -38,7 +38,26 @@ export interface CallOptions {
   raw?: boolean
 }
 
+/**
+ * Why `key` cannot be an API key, or undefined. It travels in the Authorization header, which
+ * carries Latin-1 only: fetch throws on anything else before sending (a zero-width space or a "…"
+ * pasted along with the key, typically), and control characters never belong in one either.
+ */
+export function apiKeyProblem(key: string): string | undefined {
+  for (const ch of key) {
+    const c = ch.codePointAt(0) as number
+    if (c >= 0x20 && c !== 0x7f && (c < 0x80 || c > 0x9f) && c <= 0xff) continue
+    const hex = `U+${c.toString(16).toUpperCase().padStart(4, '0')}`
+    const visible = /[\p{L}\p{N}\p{P}\p{S}]/u.test(ch)
+    return `The API key contains ${visible ? `"${ch}" (${hex})` : `an invisible character (${hex})`}, which an API key cannot have: copy the key again without it.`
+  }
+  return undefined
+}
+
 export async function api<T>(path: string, options: CallOptions = {}): Promise<T> {
+  // Not an ApiCallError: nothing went over the network, and a retry cannot help.
+  const keyProblem = options.apiKey ? apiKeyProblem(options.apiKey) : undefined
+  if (keyProblem) throw new Error(keyProblem)
   const headers: Record<string, string> = { accept: 'application/json' }
   if (options.body !== undefined) headers['content-type'] = 'application/json'
   if (options.apiKey) headers.authorization = `Bearer ${options.apiKey}`

@@ -6,6 +6,19 @@
 import { applyEvent, EMPTY_BOARD, viewOf } from './protocol.ts'
 import type { BoardState, EventFrame, ScoreboardView } from './protocol.ts'
 
+type Ev = Pick<EventFrame, 'seq' | 'kind' | 'data'>
+
+/**
+ * Under a spoiler delay, the seq below which the page has shown everything: the first event
+ * still held, or (nothing held) the one after the last seq received without a gap. The log read
+ * for the board may be longer than that, and what lies beyond would be a spoiler.
+ */
+export function shownBelow(heldSeqs: Iterable<number>, contiguous: number): number {
+  let below = contiguous + 1
+  for (const seq of heldSeqs) if (seq < below) below = seq
+  return below
+}
+
 export class Board {
   #state: BoardState = EMPTY_BOARD
 
@@ -30,8 +43,15 @@ export class Board {
   }
 
   /** Apply one event; a seq at or below the board's is ignored (idempotent). */
-  apply(ev: Pick<EventFrame, 'seq' | 'kind' | 'data'>): void {
+  apply(ev: Ev): void {
     this.#state = applyEvent(this.#state, { seq: ev.seq, kind: ev.kind, data: ev.data ?? {} })
+  }
+
+  /** Fold `log` (oldest first) from the empty board up to, not including, seq `below`, then `after` (oldest first). */
+  rebuild(log: readonly Ev[], below: number, after: readonly Ev[] = []): void {
+    this.reset()
+    for (const e of log) if (e.seq < below) this.apply(e)
+    for (const e of after) this.apply(e)
   }
 
   view(): ScoreboardView {

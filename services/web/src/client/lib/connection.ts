@@ -8,13 +8,20 @@
  *   comes back after a short random delay; anything else retries with exponential backoff and
  *   jitter. The attempt counter resets only after a connection stayed live for a while, so a
  *   gateway that accepts and drops at once is not hammered.
+ * - A subscribe refused with `unavailable` (or `internal`): nothing was set up, so it is sent
+ *   again on the same socket with backoff (with `since`: the resume loses nothing); the state says
+ *   reconnecting, with the reason and a countdown. `unknown_match` is final for that match: state
+ *   `no_match` until another target is subscribed. The page does not see these error frames.
  * - A `ping` every heartbeat interval; silence for 2.5 intervals counts as a dead connection.
  * - Several gateway URLs (a test or dev override) are tried in turn.
  */
 import { backoffDelay, closeAdvice, DEFAULT_BACKOFF, restartDelay, type BackoffOptions } from './backoff.ts'
 import type { ClientFrame, ServerFrame } from './protocol.ts'
 
-export type ConnState = 'connecting' | 'catching_up' | 'live' | 'reconnecting' | 'offline'
+export type ConnState = 'connecting' | 'catching_up' | 'live' | 'reconnecting' | 'offline' | 'no_match'
+
+/** Subscribe refusals worth repeating: nothing was set up (docs/protocol.md, WebSocket error codes). */
+const RETRY_SUBSCRIBE = new Set(['unavailable', 'internal'])
 
 export interface Target {
   matchId: string
@@ -60,7 +67,11 @@ export class LiveConnection {
   #everOpened = false
   #heartbeatMs = 15_000
   #lastMessageAt = 0
-  #timers = { retry: 0, ping: 0, stable: 0, connect: 0 }
+  /** Refused subscribes in a row on this socket (backoff for the next one). */
+  #subscribeAttempt = 0
+  /** The last subscribe was refused: the server holds no subscription to unsubscribe. */
+  #refused = false
+  #timers = { retry: 0, ping: 0, stable: 0, connect: 0, subscribe: 0 }
 
   constructor(options: LiveConnectionOptions) {
     this.#o = options
@@ -72,6 +83,11 @@ export class LiveConnection {
 
   get open(): boolean {
     return this.#ws?.readyState === 1
+  }
+
+  /** Started and not stopped (it may be between sockets). */
+  get active(): boolean {
+    return !this.#stopped
   }
 
   start(): void {
@@ -101,7 +117,8 @@ export class LiveConnection {
       return
     }
     if (!this.open) return // the next open subscribes to the current target
-    if (previousMatchId) this.send({ type: 'unsubscribe', matchId: previousMatchId })
+    if (previousMatchId && !this.#refused) this.send({ type: 'unsubscribe', matchId: previousMatchId })
+    this.#subscribeAttempt = 0
     this.#subscribe()
   }
 
@@ -116,6 +133,8 @@ export class LiveConnection {
     if (this.#state === 'reconnecting' && !this.#ws) {
       window.clearTimeout(this.#timers.retry)
       this.#connect()
+    } else if (this.#state === 'reconnecting' && this.#timers.subscribe) {
+      this.#subscribe()
     }
   }
 
@@ -129,6 +148,8 @@ export class LiveConnection {
     window.clearInterval(this.#timers.ping)
     window.clearTimeout(this.#timers.stable)
     window.clearTimeout(this.#timers.connect)
+    window.clearTimeout(this.#timers.subscribe)
+    this.#timers.subscribe = 0
   }
 
   #url(): string {
@@ -176,7 +197,9 @@ export class LiveConnection {
         this.#heartbeatMs = frame.heartbeatMs
         this.#startHeartbeat()
       }
+      if (frame.type === 'error' && this.#subscribeRefused(frame)) return
       if (frame.type === 'subscribed') {
+        this.#subscribeAttempt = 0
         this.#setState('live', { url: this.#url() })
         window.clearTimeout(this.#timers.stable)
         this.#timers.stable = window.setTimeout(() => {
@@ -192,8 +215,11 @@ export class LiveConnection {
   }
 
   #subscribe(): void {
+    window.clearTimeout(this.#timers.subscribe)
+    this.#timers.subscribe = 0
     const t = this.#o.target()
     if (!t) return
+    this.#refused = false
     const frame: ClientFrame = { type: 'subscribe', matchId: t.matchId }
     if (t.since !== undefined) {
       frame.since = t.since
@@ -201,6 +227,27 @@ export class LiveConnection {
     }
     this.send(frame)
     this.#setState(t.since !== undefined ? 'catching_up' : 'connecting', { url: this.#url() })
+  }
+
+  /** An `error` answering the current target's subscribe: handled here (true), not by the page. */
+  #subscribeRefused(f: Extract<ServerFrame, { type: 'error' }>): boolean {
+    const t = this.#o.target()
+    // Chat errors carry `ref`; subscribe errors carry the match id only.
+    if (!t || f.ref !== undefined || f.matchId !== t.matchId) return false
+    if (f.code === 'unknown_match') {
+      this.#refused = true
+      window.clearTimeout(this.#timers.subscribe)
+      this.#timers.subscribe = 0
+      this.#setState('no_match', { reason: f.message })
+      return true
+    }
+    if (!RETRY_SUBSCRIBE.has(f.code)) return false
+    this.#refused = true
+    const delay = f.retryAfterMs ?? backoffDelay(this.#subscribeAttempt, this.#o.backoff ?? DEFAULT_BACKOFF, this.#o.random)
+    this.#subscribeAttempt++
+    this.#timers.subscribe = window.setTimeout(() => this.#subscribe(), delay)
+    this.#setState('reconnecting', { reason: f.message, retryAt: Date.now() + delay, attempt: this.#subscribeAttempt })
+    return true
   }
 
   #startHeartbeat(): void {

@@ -81,6 +81,7 @@ describe('DelayQueue', () => {
     q.setDelay(10_000)
     expect(out).toEqual([1, 3])
     q.push(4)
+    expect(q.items()).toEqual([4])
     q.clear()
     clock.advance(60_000)
     expect(out).toEqual([1, 3])

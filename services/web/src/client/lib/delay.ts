@@ -41,6 +41,11 @@ export class DelayQueue<T> {
     return this.#held.length
   }
 
+  /** What is held, in release order. */
+  items(): T[] {
+    return this.#held.map((h) => h.item)
+  }
+
   /** Time at which the oldest held item will show, or undefined when nothing is held. */
   get nextReleaseAt(): number | undefined {
     const first = this.#held[0]

@@ -2,6 +2,8 @@
  * Building DOM without HTML strings. Every string given here becomes a text node or an attribute
  * value, never markup: chat and commentary cannot inject elements or scripts.
  */
+import { sliceChars } from './protocol.ts'
+
 export type Child = Node | string | number | null | undefined | false
 
 export interface Props {
@@ -62,4 +64,15 @@ export function formatTime(iso: string): string {
 
 export function setText(el: Element, text: string): void {
   if (el.textContent !== text) el.textContent = text
+}
+
+/**
+ * A maxlength in characters (code points), as the API counts: the attribute counts UTF-16 units,
+ * so it would stop 300 emoji at 250. Input beyond `max` is cut as the attribute would cut it.
+ */
+export function limitChars(input: HTMLInputElement | HTMLTextAreaElement, max: number): void {
+  input.addEventListener('input', () => {
+    const cut = sliceChars(input.value, max)
+    if (cut !== input.value) input.value = cut
+  })
 }

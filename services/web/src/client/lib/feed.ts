@@ -45,12 +45,11 @@ export class Feed {
   /** target seq → seqs of corrections / retractions naming it */
   readonly #refs = new Map<number, Set<number>>()
   #version = 0
+  #lastSeq = 0
 
   /** Highest seq held. */
   get lastSeq(): number {
-    let max = 0
-    for (const s of this.#events.keys()) if (s > max) max = s
-    return max
+    return this.#lastSeq
   }
 
   get size(): number {
@@ -74,6 +73,7 @@ export class Feed {
   add(ev: Stored): boolean {
     if (this.#events.has(ev.seq)) return false
     this.#events.set(ev.seq, { seq: ev.seq, kind: ev.kind, at: ev.at, data: ev.data ?? {} })
+    if (ev.seq > this.#lastSeq) this.#lastSeq = ev.seq
     const ref = ev.data?.refSeq
     if (isAmendment(ev.kind) && typeof ref === 'number') {
       const set = this.#refs.get(ref) ?? new Set<number>()
@@ -87,14 +87,32 @@ export class Feed {
   clear(): void {
     this.#events.clear()
     this.#refs.clear()
+    this.#lastSeq = 0
     this.#version++
   }
 
-  /** Seqs whose effective view changes when `seq` is added (itself and the entry it amends). */
+  /**
+   * Seqs whose effective view or visibility may change when `seq` is added: itself, the entry it
+   * amends and, when that is a correction, the entry the correction amended (a retracted
+   * correction stops counting), and amendments of `seq` that arrived first (shown on their own
+   * until now).
+   */
   affected(seq: number): number[] {
+    const out = [seq]
+    const ref = this.#refOf(seq)
+    if (ref !== undefined) {
+      out.push(ref)
+      const next = this.#refOf(ref)
+      if (next !== undefined) out.push(next)
+    }
+    for (const r of this.#refs.get(seq) ?? []) out.push(r)
+    return out
+  }
+
+  #refOf(seq: number): number | undefined {
     const ev = this.#events.get(seq)
     const ref = ev?.data.refSeq
-    return ev && isAmendment(ev.kind) && typeof ref === 'number' ? [seq, ref] : [seq]
+    return ev && isAmendment(ev.kind) && typeof ref === 'number' ? ref : undefined
   }
 
   /** The effective view of one event (undefined if absent). */
@@ -155,6 +173,13 @@ export class Feed {
     return out
   }
 
+  /** The newest `max` seqs shown as their own item, below `below`, newest first (a full scan: not per event). */
+  newest(max: number, below = Number.POSITIVE_INFINITY): number[] {
+    const seqs: number[] = []
+    for (const s of this.#events.keys()) if (s < below && this.visible(s)) seqs.push(s)
+    return seqs.sort((a, b) => b - a).slice(0, max)
+  }
+
   /** Whether `seq` is shown as its own item. */
   visible(seq: number): boolean {
     const ev = this.#events.get(seq)
@@ -167,5 +192,87 @@ export class Feed {
   /** Events with seq > after, oldest first (for folding the scoreboard). */
   after(after: number): Stored[] {
     return [...this.#events.values()].filter((e) => e.seq > after).sort((a, b) => a.seq - b.seq)
+  }
+}
+
+/**
+ * Which items the page shows: the newest `max` items of a feed, newest first. Each change is
+ * placed where it belongs instead of re-listing the whole feed, so a long match costs the same
+ * per event as a short one, and the page holds at most `max` items (the feed model keeps every
+ * event: amendments of older ones still find their target, and the scoreboard folds them). No DOM
+ * here: FeedList (render.ts) draws what `update` returns.
+ */
+export class FeedWindow {
+  readonly #max: number
+  /** Shown seqs, newest first. */
+  #seqs: number[] = []
+
+  constructor(max: number) {
+    this.#max = max
+  }
+
+  get seqs(): readonly number[] {
+    return this.#seqs
+  }
+
+  /** Show the newest items of `feed` (a snapshot, another match). */
+  reset(feed: Feed): readonly number[] {
+    this.#seqs = feed.newest(this.#max)
+    return this.#seqs
+  }
+
+  /**
+   * After the seqs `changed` were added to `feed` or amended (Feed.affected): the shown seqs to
+   * draw again (new, or their view changed) and those to take away.
+   */
+  update(feed: Feed, changed: Iterable<number>): { render: number[]; remove: number[] } {
+    const render = new Set<number>()
+    const remove = new Set<number>()
+    let hidden = false
+    for (const seq of changed) {
+      const i = this.#indexOf(seq)
+      const shown = this.#seqs[i] === seq
+      if (!feed.visible(seq)) {
+        // An amendment whose target has just arrived: it shows on its target from now on.
+        if (shown) {
+          this.#seqs.splice(i, 1)
+          render.delete(seq)
+          remove.add(seq)
+          hidden = true
+        }
+      } else if (shown) {
+        render.add(seq)
+      } else if (i < this.#max) {
+        this.#seqs.splice(i, 0, seq)
+        render.add(seq)
+        remove.delete(seq)
+      }
+    }
+    while (this.#seqs.length > this.#max) {
+      const old = this.#seqs.pop() as number
+      render.delete(old)
+      remove.add(old)
+    }
+    if (hidden && this.#seqs.length < this.#max) {
+      // Room freed at the bottom: older items come back into view.
+      for (const seq of feed.newest(this.#max - this.#seqs.length, this.#seqs.at(-1))) {
+        this.#seqs.push(seq)
+        render.add(seq)
+        remove.delete(seq)
+      }
+    }
+    return { render: [...render], remove: [...remove] }
+  }
+
+  /** Where `seq` is or would go in the newest-first list (binary search). */
+  #indexOf(seq: number): number {
+    let lo = 0
+    let hi = this.#seqs.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if ((this.#seqs[mid] as number) > seq) lo = mid + 1
+      else hi = mid
+    }
+    return lo
   }
 }

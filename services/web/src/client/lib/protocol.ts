@@ -29,3 +29,6 @@ export { applyEvent, viewOf, EMPTY_BOARD } from '@touchline/protocol/scoreboard'
 export { CLOSE, type CloseCode } from '@touchline/protocol/codes'
 export { LIMITS } from '@touchline/protocol/limits'
 export { newIdempotencyKey } from '@touchline/protocol/idempotency'
+// The text rules have no subpath of their own; from the index they cost ~0.5 kB, not the schemas:
+// the package is `sideEffects: false`, so the bundler keeps only text.ts (checked on the built pages).
+export { charLength, cleanText, hasVisible, sliceChars } from '@touchline/protocol'

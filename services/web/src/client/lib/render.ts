@@ -1,6 +1,6 @@
 /** Rendering pieces shared by the spectator page and the console: a feed item, a chat line. */
 import { formatTime, h, safeUrl } from './dom.ts'
-import type { FeedEntry } from './feed.ts'
+import { type Feed, type FeedEntry, FeedWindow } from './feed.ts'
 import type { ChatFrame } from './protocol.ts'
 
 const KIND_LABEL: Record<string, string> = {
@@ -22,7 +22,7 @@ export function kindLabel(entry: Pick<FeedEntry, 'kind' | 'card'>): string {
   return KIND_LABEL[entry.kind] ?? entry.kind
 }
 
-/** A stable string of what an entry shows, to skip re-rendering unchanged items. */
+/** A stable string of what an entry shows, to skip re-rendering unchanged items (one entry at a time). */
 export function entrySignature(e: FeedEntry): string {
   return JSON.stringify(e)
 }
@@ -115,5 +115,64 @@ export class KeyedList<K> {
   clear(): void {
     this.#nodes.clear()
     this.#el.replaceChildren()
+  }
+}
+
+/**
+ * The commentary list: the newest `max` items of a Feed, newest first (FeedWindow decides which).
+ * Only what changed is drawn: a new event is one node inserted in place; an amendment redraws its
+ * target; the oldest item drops off the bottom once `max` are shown.
+ */
+export class FeedList {
+  readonly #el: HTMLElement
+  readonly #window: FeedWindow
+  readonly #nodes = new Map<number, { sig: string; node: HTMLElement }>()
+
+  constructor(el: HTMLElement, max: number) {
+    this.#el = el
+    this.#window = new FeedWindow(max)
+  }
+
+  get size(): number {
+    return this.#window.seqs.length
+  }
+
+  /** Draw the newest items of `feed` from scratch. */
+  reset(feed: Feed): void {
+    this.clear()
+    for (const seq of this.#window.reset(feed)) this.#draw(feed, seq)
+  }
+
+  /** After `changed` seqs were added or amended (Feed.affected of each new event). */
+  update(feed: Feed, changed: Iterable<number>): void {
+    const { render, remove } = this.#window.update(feed, changed)
+    for (const seq of remove) {
+      this.#nodes.get(seq)?.node.remove()
+      this.#nodes.delete(seq)
+    }
+    // Oldest first: the next older item, before which a new one goes, is then always in place.
+    for (const seq of render.sort((a, b) => a - b)) this.#draw(feed, seq)
+  }
+
+  clear(): void {
+    this.#nodes.clear()
+    this.#el.replaceChildren()
+  }
+
+  #draw(feed: Feed, seq: number): void {
+    const entry = feed.entry(seq)
+    if (!entry) return
+    const sig = entrySignature(entry)
+    const cur = this.#nodes.get(seq)
+    if (cur?.sig === sig) return
+    const node = renderEntry(entry)
+    if (cur) {
+      cur.node.replaceWith(node)
+    } else {
+      const seqs = this.#window.seqs
+      const older = seqs[seqs.indexOf(seq) + 1]
+      this.#el.insertBefore(node, older === undefined ? null : (this.#nodes.get(older)?.node ?? null))
+    }
+    this.#nodes.set(seq, { sig, node })
   }
 }
