@@ -255,7 +255,7 @@ describe('backups and failures', () => {
       ['gw-2', passive],
       ['gw-4', { backup: true }],
     ])
-    expect(ngx.config).toMatch(/server 127\.0\.0\.1:\d+ backup;/)
+    expect(ngx.config).toMatch(/server 127\.0\.0\.1:\d+ max_fails=0 backup;/)
     await primariesDownThenBack(ngx)
   })
 

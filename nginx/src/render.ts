@@ -174,10 +174,22 @@ function strategyLine(u: NormalUpstream): string | undefined {
   }
 }
 
-function serverLine(s: NormalServer, withBackupFlag: boolean): string {
+/**
+ * WebSocket upstreams (the gateways) default to `max_fails=0` rather than nginx's 1 per 10 s.
+ * nginx counts a proxied connection as a success only when it ends; a gateway marked failed
+ * (refused while it restarted, or a 503 while it drained) then gets one new connection per
+ * fail_timeout until one of its WebSockets closes, which may take hours. In a rolling restart of
+ * 200 spectators over three gateways, that left most of them on 502 "no live upstream" for
+ * minutes. With 0, every connection tries the next gateway at once on a refused connect or a 503
+ * (proxy_next_upstream), and a restarted gateway takes connections as soon as it listens.
+ */
+const WS_DEFAULT_MAX_FAILS = 0
+
+function serverLine(s: NormalServer, withBackupFlag: boolean, http: boolean): string {
   const p = [`server ${s.address}`]
   if (s.weight !== undefined) p.push(`weight=${s.weight}`)
-  if (s.maxFails !== undefined) p.push(`max_fails=${s.maxFails}`)
+  const maxFails = s.maxFails ?? (http ? undefined : WS_DEFAULT_MAX_FAILS)
+  if (maxFails !== undefined) p.push(`max_fails=${maxFails}`)
   if (s.failTimeout !== undefined) p.push(`fail_timeout=${s.failTimeout}`)
   if (s.backup && withBackupFlag) p.push('backup')
   if (s.down) p.push('down')
@@ -191,7 +203,7 @@ function upstreamBlock(name: string, u: NormalUpstream, servers: NormalServer[],
   if (strat) lines.push(`  ${strat}`)
   // Shared memory: one balancing state and one failure count for all workers.
   lines.push(`  zone ${name} 256k;`)
-  for (const s of servers) lines.push(`  ${serverLine(s, withBackupFlag)}`)
+  for (const s of servers) lines.push(`  ${serverLine(s, withBackupFlag, http)}`)
   if (http && u.keepalive) lines.push(`  keepalive ${u.keepalive};`)
   lines.push('}', '')
   return lines
@@ -250,8 +262,8 @@ function wsDirectives(d: NormalDescription): string[] {
     `proxy_read_timeout ${d.wsReadTimeoutSeconds}s;`,
     `proxy_send_timeout ${d.wsReadTimeoutSeconds}s;`,
     'proxy_buffering off;',
-    // Passive health checks: a refused or timed-out connect counts against max_fails and the
-    // connection is retried on the next gateway; a draining gateway answers 503.
+    // A refused or timed-out connect, or a 503 from a draining gateway, is retried on the next
+    // gateway at once (and counts against max_fails where a description sets it).
     'proxy_next_upstream error timeout http_502 http_503 http_504;',
     'proxy_next_upstream_timeout 10s;',
   ]

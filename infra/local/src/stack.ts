@@ -212,7 +212,8 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
       balancing: {
         strategy,
         ...(strategy === 'hash' ? { hashKey: options.hashKey ?? '$arg_match', consistent: options.consistent ?? true } : {}),
-        maxFails: options.maxFails ?? 1,
+        // 0: never mark a gateway failed (nginx/src/render.ts WS_DEFAULT_MAX_FAILS says why).
+        maxFails: options.maxFails ?? 0,
         failTimeout: options.failTimeout ?? 2,
       },
       env: extraEnv,
