@@ -1,12 +1,14 @@
 /**
  * buildMonitorApp(deps): the monitor as a fastify app that has not started listening. The engine
- * starts with the app (`onReady`), stops planning checks when closing starts (`preClose`) and
- * delivers pending alerts within the bound, then closes its connections (`onClose`).
+ * starts with the app (`onReady`). When closing starts (`preClose`, the listener still open) it
+ * stops planning checks and delivers pending alerts within the bound; then the listener closes and
+ * the engine closes its connections (`onClose`).
  *
  *   GET /status   targets, their state and the alert counters (JSON; CORS open for GET)
  *   GET /healthz  the process is alive
  *   GET /readyz   200 while checks are scheduled (body says `degraded` with the reasons when an
- *                 alert channel, the state store or discovery has a problem); 503 while stopping
+ *                 alert channel, the state store or discovery has a problem); 503 `draining`
+ *                 while stopping (pending alerts being delivered)
  *   GET /metrics  Prometheus
  */
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify'
@@ -46,6 +48,9 @@ export function buildMonitorApp(deps: MonitorAppDeps): FastifyInstance {
   const app: FastifyInstance = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    // While pending alerts are flushed (preClose) the routes keep answering: /readyz 503
+    // `draining`, /status as usual — not fastify's blanket 503.
+    return503OnClosing: false,
   })
   const built = deps.channels ? { channels: deps.channels, emailVerify: deps.emailVerify } : channelsFrom(deps.config, deps.logger)
   let monitor: Monitor | undefined
@@ -72,7 +77,7 @@ export function buildMonitorApp(deps: MonitorAppDeps): FastifyInstance {
     await m.start()
   })
   app.addHook('preClose', async () => {
-    await m.stopScheduling()
+    await m.drain()
   })
   app.addHook('onClose', async () => {
     await m.close()

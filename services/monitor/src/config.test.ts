@@ -143,6 +143,79 @@ describe('monitor configuration', () => {
   })
 })
 
+describe('monitor configuration: what used to be accepted and fail later', () => {
+  const withFile = (json: unknown, env: Record<string, string> = {}) =>
+    fails({ MONITOR_CONFIG: '/m.json', MONITOR_TARGETS: 'tcp://127.0.0.1:1', ...env }, { '/m.json': JSON.stringify(json) })
+
+  it('webhook headers: an array, a bad name, a non-string or multi-line value are refused (values never quoted)', () => {
+    const hook = { url: 'http://hooks.local/x' }
+    expect(withFile({ webhook: { ...hook, headers: [['authorization', 'Bearer x']] } })).toMatch(
+      /^MONITOR_CONFIG webhook.headers must be an object of header names to string values/,
+    )
+    expect(withFile({ webhook: { ...hook, headers: { 'x bad': 'v' } } })).toBe(
+      'MONITOR_CONFIG webhook.headers has an invalid header name "x bad"',
+    )
+    expect(withFile({ webhook: { ...hook, headers: { 'x-n': 5 } } })).toBe('MONITOR_CONFIG webhook.headers.x-n must be a string')
+    const multiLine = withFile({ webhook: { ...hook, headers: { authorization: 'Bearer s3cret\r\nx-evil: 1' } } })
+    expect(multiLine).toMatch(/^MONITOR_CONFIG webhook.headers.authorization is not a valid header value/)
+    expect(multiLine).not.toContain('s3cret')
+    expect(withFile({ webhook: { ...hook, headers: { Authorization: 'a', authorization: 'b' } } })).toMatch(/sets "authorization" twice/)
+    // Valid ones are kept, lowercased (so they replace the defaults of the same name).
+    const c = loadMonitorConfig(
+      { MONITOR_CONFIG: '/m.json', MONITOR_TARGETS: 'tcp://127.0.0.1:1' },
+      { readFile: () => JSON.stringify({ webhook: { ...hook, headers: { Authorization: 'Bearer x', 'X-Team': 'ops' } } }) },
+    )
+    expect(c.webhook?.headers).toEqual({ authorization: 'Bearer x', 'x-team': 'ops' })
+  })
+
+  it('a broken email or webhook section is an error, as the variables are, never silently off', () => {
+    expect(withFile({ email: { smtpUrl: 25, to: ['ops@example.org'] } })).toMatch(/^MONITOR_CONFIG email.smtpUrl must be a string/)
+    expect(withFile({ email: { to: ['ops@example.org'] } })).toBe('MONITOR_CONFIG email has no "smtpUrl" (and MONITOR_SMTP_URL is not set)')
+    expect(withFile({ email: { smtpUrl: 'smtp://mail:25' } })).toMatch(/^MONITOR_CONFIG email.to is required/)
+    expect(withFile({ email: { smtpUrl: 'smtp://mail:25', to: [42] } })).toMatch(/MONITOR_CONFIG email.to must be an address or a list/)
+    expect(withFile({ webhook: { headers: { authorization: 'Bearer x' } } })).toBe(
+      'MONITOR_CONFIG webhook has no "url" (and MONITOR_WEBHOOK_URL is not set)',
+    )
+  })
+
+  it('credentials: accepted in target and webhook URLs (sent as Basic), never in an error; refused where they clash', () => {
+    const c = loadMonitorConfig({
+      MONITOR_TARGETS: 'gw=gateway+http://u:p%40ss@10.0.0.5:8082/readyz',
+      MONITOR_WEBHOOK_URL: 'https://u:pw@hooks.local/x',
+    })
+    expect(c.targets[0]!.target).toBe('http://u:p%40ss@10.0.0.5:8082')
+    expect(displayTarget('gateway', c.targets[0]!.target)).toBe('http://10.0.0.5:8082')
+    expect(withFile({ webhook: { url: 'https://u:pw@hooks.local/x', headers: { authorization: 'Bearer x' } } })).toMatch(
+      /sets "authorization" while a webhook URL holds credentials/,
+    )
+    expect(
+      fails({ MONITOR_TARGETS: 'tcp://127.0.0.1:1', MONITOR_CANARY_URL: 'http://u:pw@ingest:8081', MONITOR_CANARY_KEY: 'k-12345678' }),
+    ).toMatch(/^MONITOR_CANARY_URL must not hold credentials/)
+    for (const msg of [
+      fails({ MONITOR_TARGETS: 'x=kafka+http://admin:hunter2@10.0.0.1:9092' }),
+      fails({ MONITOR_TARGETS: 'tcp://127.0.0.1:1', MONITOR_WEBHOOK_URL: 'ftp://admin:hunter2@hooks.local/' }),
+      fails({ MONITOR_TARGETS: 'r=redis+http://admin:hunter2@10.0.0.1:6379' }),
+    ]) {
+      expect(msg).toMatch(/admin|kafka|ftp|redis/)
+      expect(msg).not.toContain('hunter2')
+    }
+  })
+
+  it('default names are valid names, whatever the path holds', () => {
+    const c = loadMonitorConfig({ MONITOR_TARGETS: 'http://10.0.0.6:8081/~ops/health%20check http://10.0.0.6:8081/a+b(c)' })
+    expect(c.targets.map((t) => t.name)).toEqual(['http:10.0.0.6:8081/_ops/health_20check', 'http:10.0.0.6:8081/a_b_c_'])
+  })
+
+  it('NATS_URL with ws:// or wss:// (as the services take it) is watched', () => {
+    const c = loadMonitorConfig({ NATS_URL: 'ws://10.0.0.7:8080,wss://nats.example.org' })
+    expect(c.targets.map((t) => [t.name, t.kind, t.target])).toEqual([
+      ['nats', 'nats', 'ws://10.0.0.7:8080'],
+      ['nats:nats.example.org', 'nats', 'wss://nats.example.org'],
+    ])
+    expect(loadMonitorConfig({ MONITOR_TARGETS: 'n=nats+ws://10.0.0.7:8080' }).targets[0]).toMatchObject({ kind: 'nats' })
+  })
+})
+
 // The README's monitor table is generated from monitorSpec: what it says must be what the monitor does.
 describe('monitor variable descriptions', () => {
   const example = (describe: string) => /e\.g\. `?([^`\s)]+)/.exec(describe)?.[1] ?? ''

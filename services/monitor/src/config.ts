@@ -11,6 +11,7 @@ import { readFileSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { baseSpec, bool, ConfigError, type Field, int, loadConfig, optionalStr, str, urls } from '@touchline/config'
 import type { CanaryConfig } from './checks/canary.ts'
+import { redactCredentials } from './checks/util.ts'
 import { type AnyKind, TARGET_KINDS, type TargetKind, type TargetSpec } from './types.ts'
 
 /** An optional whole number: undefined when unset, so the file or the default can apply. */
@@ -272,7 +273,12 @@ export interface LoadOptions {
 }
 
 export function loadMonitorConfig(env: Record<string, string | undefined> = process.env, options: LoadOptions = {}): MonitorConfig {
-  const v = loadConfig(monitorSpec, env)
+  let v: ReturnType<typeof loadConfig<typeof monitorSpec>>
+  try {
+    v = loadConfig(monitorSpec, env)
+  } catch (err) {
+    throw err instanceof ConfigError ? redacted(err.problems) : err
+  }
   const problems: Problem[] = []
   const file = v.MONITOR_CONFIG ? readConfigFile(v.MONITOR_CONFIG, options.readFile, problems) : {}
   const fromFile = (key: string, min: number, max: number): number | undefined => {
@@ -356,7 +362,12 @@ export function loadMonitorConfig(env: Record<string, string | undefined> = proc
   let canary: CanaryConfig | undefined
   const canaryUrl = v.MONITOR_CANARY_URL?.[0]
   if (canaryUrl) {
-    if (!v.MONITOR_CANARY_KEY)
+    if (hasCredentials(canaryUrl))
+      problems.push({
+        variable: 'MONITOR_CANARY_URL',
+        problem: 'must not hold credentials: the canary authenticates with MONITOR_CANARY_KEY (Authorization: Bearer)',
+      })
+    else if (!v.MONITOR_CANARY_KEY)
       problems.push({
         variable: 'MONITOR_CANARY_KEY',
         problem: 'is required when MONITOR_CANARY_URL is set (a commentator or admin API key)',
@@ -378,7 +389,7 @@ export function loadMonitorConfig(env: Record<string, string | undefined> = proc
         'no targets: set MONITOR_TARGETS or MONITOR_CONFIG, or REDIS_URL / NATS_URL (watched, and gateways discovered from presence)',
     })
   }
-  if (problems.length > 0) throw new ConfigError(problems)
+  if (problems.length > 0) throw redacted(problems)
 
   return {
     port: v.PORT,
@@ -578,7 +589,8 @@ const PROTOCOLS: Record<Exclude<TargetKind, 'tcp'>, string[]> = {
   http: ['http:', 'https:'],
   nginx: ['http:', 'https:'],
   gateway: ['http:', 'https:'],
-  nats: ['nats:', 'tls:'],
+  // ws(s): the server's WebSocket listener, as the services accept it in NATS_URL.
+  nats: ['nats:', 'tls:', 'ws:', 'wss:'],
   redis: ['redis:', 'rediss:'],
 }
 
@@ -606,33 +618,50 @@ export function normalizeTarget(kind: TargetKind, raw: string): string {
   return t
 }
 
-/** A gateway target is its base URL; /readyz and /metrics are appended. A trailing /readyz is dropped. */
+/**
+ * A gateway target is its base URL; /readyz and /metrics are appended. A trailing /readyz is
+ * dropped. Credentials stay (sent as Basic authorization, see checks/http.ts).
+ */
 export function gatewayBase(url: string): string {
   const u = new URL(url)
   const path = u.pathname.replace(/\/readyz\/?$/, '').replace(/\/+$/, '')
-  return `${u.protocol}//${u.host}${path}`
+  const auth = u.username || u.password ? `${u.username}${u.password ? `:${u.password}` : ''}@` : ''
+  return `${u.protocol}//${auth}${u.host}${path}`
+}
+
+/** A name made of what target names may hold (NAME): anything else becomes `_` (e.g. `%`, `~` in a path). */
+export function targetName(text: string): string {
+  return text.replace(/[^A-Za-z0-9_.:@/[\]-]/g, '_').slice(0, 128)
 }
 
 function defaultName(kind: TargetKind, target: string): string {
   if (kind === 'tcp') return `tcp:${target}`
   const u = new URL(target)
   const path = u.pathname === '/' ? '' : u.pathname
-  return `${kind}:${u.host}${path}`
+  return targetName(`${kind}:${u.host}${path}`)
 }
 
-/** A target as shown in /status and alerts: credentials removed. */
-export function displayTarget(kind: AnyKind, target: string): string {
-  if (kind === 'tcp' || kind === 'channel') return target
+/** A target as shown in /status, alerts, logs and the state store: credentials removed. */
+export function displayTarget(_kind: AnyKind, target: string): string {
+  return redactCredentials(target)
+}
+
+function hasCredentials(url: string): boolean {
   try {
-    const u = new URL(target)
-    if (!u.username && !u.password) return target
-    u.username = ''
-    u.password = ''
-    return u.toString()
+    const u = new URL(url)
+    return u.username !== '' || u.password !== ''
   } catch {
-    return target
+    return false
   }
 }
+
+/** The ConfigError to throw: no credentials in it (it is printed on stderr, or logged on SIGHUP). */
+function redacted(problems: Problem[]): ConfigError {
+  return new ConfigError(problems.map((p) => ({ variable: redactCredentials(p.variable), problem: redactCredentials(p.problem) })))
+}
+
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
 function webhookConfig(v: ReturnType<typeof loadConfig<typeof monitorSpec>>, raw: unknown, problems: Problem[]): WebhookConfig | undefined {
   const f = objectOrEmpty(raw, 'MONITOR_CONFIG webhook', ['url', 'urls', 'timeoutMs', 'retries', 'backoffMs', 'headers'], problems)
@@ -651,13 +680,18 @@ function webhookConfig(v: ReturnType<typeof loadConfig<typeof monitorSpec>>, raw
     }
   }
   const urlsList = v.MONITOR_WEBHOOK_URL ?? fileUrls
-  if (urlsList.length === 0) return undefined
-  const headers: Record<string, string> = {}
-  if (f.headers !== undefined) {
-    if (typeof f.headers !== 'object' || f.headers === null)
-      problems.push({ variable: 'MONITOR_CONFIG webhook.headers', problem: 'must be an object' })
-    else for (const [k, val] of Object.entries(f.headers)) headers[k] = String(val)
+  if (urlsList.length === 0) {
+    // A webhook section without a URL would be silently no webhook at all.
+    if (Object.keys(f).length > 0 && rawUrls === undefined)
+      problems.push({ variable: 'MONITOR_CONFIG webhook', problem: 'has no "url" (and MONITOR_WEBHOOK_URL is not set)' })
+    return undefined
   }
+  const headers = webhookHeaders(f.headers, problems)
+  if (headers.authorization !== undefined && urlsList.some(hasCredentials))
+    problems.push({
+      variable: 'MONITOR_CONFIG webhook.headers',
+      problem: 'sets "authorization" while a webhook URL holds credentials (sent as Basic authorization): keep one of them',
+    })
   return {
     urls: urlsList,
     timeoutMs:
@@ -669,9 +703,52 @@ function webhookConfig(v: ReturnType<typeof loadConfig<typeof monitorSpec>>, raw
   }
 }
 
+/**
+ * Header names and values as fetch would take them, checked now rather than at the first alert.
+ * Names are lowercased, so a configured header replaces the default of the same name. Values are
+ * never quoted in errors (they are often secrets).
+ */
+function webhookHeaders(raw: unknown, problems: Problem[]): Record<string, string> {
+  const headers: Record<string, string> = {}
+  if (raw === undefined) return headers
+  const where = 'MONITOR_CONFIG webhook.headers'
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    problems.push({ variable: where, problem: 'must be an object of header names to string values, e.g. {"authorization": "Bearer …"}' })
+    return headers
+  }
+  for (const [name, value] of Object.entries(raw)) {
+    const key = name.toLowerCase()
+    if (!HEADER_NAME.test(name)) problems.push({ variable: where, problem: `has an invalid header name ${JSON.stringify(name)}` })
+    else if (typeof value !== 'string') problems.push({ variable: `${where}.${name}`, problem: 'must be a string' })
+    else if (!validHeaderValue(name, value))
+      problems.push({
+        variable: `${where}.${name}`,
+        problem: 'is not a valid header value (a line break or control character, or a character beyond Latin-1)',
+      })
+    else if (key in headers) problems.push({ variable: where, problem: `sets ${JSON.stringify(name)} twice (names are case-insensitive)` })
+    else headers[key] = value
+  }
+  return headers
+}
+
+function validHeaderValue(name: string, value: string): boolean {
+  try {
+    new Headers([[name, value]])
+    return true
+  } catch {
+    return false
+  }
+}
+
 function emailConfig(v: ReturnType<typeof loadConfig<typeof monitorSpec>>, raw: unknown, problems: Problem[]): EmailConfig | undefined {
   const f = objectOrEmpty(raw, 'MONITOR_CONFIG email', ['smtpUrl', 'to', 'from', 'timeoutMs', 'checkMs', 'retries'], problems)
   let smtpUrl = v.MONITOR_SMTP_URL?.[0]
+  if (f.smtpUrl !== undefined && typeof f.smtpUrl !== 'string')
+    problems.push({ variable: 'MONITOR_CONFIG email.smtpUrl', problem: 'must be a string (smtp://host:port or smtps://host:465)' })
+  if (f.to !== undefined && typeof f.to !== 'string' && !(Array.isArray(f.to) && f.to.every((x) => typeof x === 'string')))
+    problems.push({ variable: 'MONITOR_CONFIG email.to', problem: 'must be an address or a list of addresses' })
+  if (f.from !== undefined && typeof f.from !== 'string')
+    problems.push({ variable: 'MONITOR_CONFIG email.from', problem: 'must be a string' })
   if (!smtpUrl && typeof f.smtpUrl === 'string') {
     try {
       const u = new URL(f.smtpUrl)
@@ -689,17 +766,26 @@ function emailConfig(v: ReturnType<typeof loadConfig<typeof monitorSpec>>, raw: 
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')
+  const toWhere = v.MONITOR_EMAIL_TO ? 'MONITOR_EMAIL_TO' : 'MONITOR_CONFIG email.to'
   if (!smtpUrl) {
+    // As with the variables: recipients (or any e-mail setting) without a server is a mistake,
+    // not "no e-mail".
     if (v.MONITOR_EMAIL_TO) problems.push({ variable: 'MONITOR_EMAIL_TO', problem: 'is set but MONITOR_SMTP_URL is not' })
+    else if (Object.keys(f).length > 0 && f.smtpUrl === undefined)
+      problems.push({ variable: 'MONITOR_CONFIG email', problem: 'has no "smtpUrl" (and MONITOR_SMTP_URL is not set)' })
     return undefined
   }
   if (to.length === 0) {
-    problems.push({ variable: 'MONITOR_EMAIL_TO', problem: 'is required when MONITOR_SMTP_URL is set (comma-separated addresses)' })
+    problems.push(
+      v.MONITOR_SMTP_URL
+        ? { variable: 'MONITOR_EMAIL_TO', problem: 'is required when MONITOR_SMTP_URL is set (comma-separated addresses)' }
+        : { variable: 'MONITOR_CONFIG email.to', problem: 'is required with smtpUrl (or set MONITOR_EMAIL_TO)' },
+    )
     return undefined
   }
   for (const addr of to) {
     if (!/^[^\s@<>]+@[^\s@<>]+$/.test(addr))
-      problems.push({ variable: 'MONITOR_EMAIL_TO', problem: `has a malformed address ${JSON.stringify(addr)}` })
+      problems.push({ variable: toWhere, problem: `has a malformed address ${JSON.stringify(addr)}` })
   }
   return {
     smtpUrl,

@@ -14,6 +14,7 @@ export class MonitorMetrics {
   readonly alertsSent: Counter<'channel' | 'type'>
   readonly alertsFailed: Counter<'channel'>
   readonly alertAttemptsFailed: Counter<'channel'>
+  readonly alertsDropped: Counter<'channel' | 'reason'>
   readonly alertsPending: Gauge<'channel'>
   readonly drift: Histogram
   readonly skipped: Counter<'target'>
@@ -52,6 +53,12 @@ export class MonitorMetrics {
       name: 'touchline_monitor_alert_attempts_failed_total',
       help: 'Failed delivery attempts (each retry counts)',
       labelNames: ['channel'],
+      registers: [registry],
+    })
+    this.alertsDropped = new Counter({
+      name: 'touchline_monitor_alerts_dropped_total',
+      help: 'Alerts given up on without a complete attempt: queue_full (pushed out of a full queue) or shutdown (abandoned at exit)',
+      labelNames: ['channel', 'reason'],
       registers: [registry],
     })
     const pending = options.pending

@@ -195,7 +195,11 @@ http {
     const store = await connectRedisState({ url: redis.url, prefix: 'it', commandTimeoutMs: 300 })
     open.push(() => store.close())
     await store.save('a', { state: 'down', since: 1, kind: 'tcp', target: '127.0.0.1:1', discovered: false })
+    expect(store.health()).toEqual({ ok: true })
     await redis.kill()
+    // Away is a problem (/readyz degraded) before any write fails.
+    await waitFor('store unhealthy', () => (store.health().ok ? undefined : true), 3000, 20)
+    expect(store.health().error).toMatch(/^Redis (connecting|reconnecting|close)/)
     await store.save('b', { state: 'up', since: 2, kind: 'tcp', target: '127.0.0.1:2', discovered: false })
     expect(store.health().ok).toBe(false)
     await redis.start() // empty again: nothing was persisted by Redis itself

@@ -23,8 +23,8 @@ import type { Channel, Delivery } from './alerts/dispatcher.ts'
 import { Dispatcher } from './alerts/dispatcher.ts'
 import { CanaryProbe } from './checks/canary.ts'
 import { checkFor as defaultCheckFor } from './checks/index.ts'
-import { errorText, withAbort } from './checks/util.ts'
-import { displayTarget, gatewayBase, type MonitorConfig } from './config.ts'
+import { errorText, redactCredentials, withAbort } from './checks/util.ts'
+import { displayTarget, gatewayBase, type MonitorConfig, targetName } from './config.ts'
 import type { MonitorMetrics } from './metrics.ts'
 import { Scheduler } from './scheduler.ts'
 import type { PersistedTarget, StateStore } from './state.ts'
@@ -63,6 +63,8 @@ interface Runtime {
   lastObs?: Observation
   /** First failed (not draining) check of the current run of failures. */
   failingSince?: number
+  /** First check of the current run of draining answers. */
+  drainingSince?: number
   alertedType?: AlertType
   alertedAt?: number
   /** Discovered: last discovery poll that listed the node. */
@@ -93,6 +95,7 @@ export class Monitor {
   /** The configuration in effect (targets and timings change on reload). */
   #config: MonitorConfig
   #lateLoggedAt = 0
+  #drained: Promise<void> | undefined
 
   constructor(deps: MonitorDeps) {
     this.#d = deps
@@ -138,22 +141,7 @@ export class Monitor {
       )
     }
 
-    if (this.#canary) {
-      const c = this.#canary.config
-      const spec: TargetSpec = {
-        name: 'canary',
-        kind: 'canary',
-        target: `${c.url.replace(/\/+$/, '')}/v1/matches/${c.matchId}/events`,
-        intervalMs: c.intervalMs,
-        timeoutMs: Math.min(c.intervalMs, Math.max(config.timeoutMs, 3000)),
-        failThreshold: config.failThreshold,
-        recoverThreshold: config.recoverThreshold,
-        latencyP99Ms: config.latencyP99Ms,
-        latencyWindowMs: config.latencyWindowMs,
-        discovered: false,
-      }
-      this.#add(spec, 0, this.#canary.check())
-    }
+    if (this.#canary) this.#add(this.#canarySpec(this.#canary), 0, this.#canary.check())
     config.targets.forEach((spec, i) => {
       this.#add(spec, spread(i, config.targets.length, spec.intervalMs))
     })
@@ -186,7 +174,7 @@ export class Monitor {
           rt.lostSince = p.lostSince ?? this.#now()
         }
       }
-      this.#scheduler.add({ id: 'discovery', intervalMs: config.intervalMs, run: () => this.#discover() })
+      this.#scheduleDiscovery()
     }
     await warmUp()
     this.#scheduler.start()
@@ -207,13 +195,24 @@ export class Monitor {
     await this.#scheduler.stop()
   }
 
-  /** Stop, deliver pending alerts for at most `flushMs`, close connections. */
+  /**
+   * Stop scheduling and deliver pending alerts for at most `flushMs` (the rest is abandoned).
+   * Runs once; app.ts runs it while the HTTP listener still answers (/readyz: 503 draining).
+   */
+  drain(): Promise<void> {
+    this.#drained ??= (async () => {
+      await this.stopScheduling()
+      const pending = this.#dispatcher.stats().pending
+      if (pending > 0) this.#log.info({ pending, boundMs: this.#config.flushMs }, 'delivering pending alerts before exit')
+      const left = await this.#dispatcher.flush(this.#config.flushMs)
+      if (left > 0) this.#log.warn({ abandoned: left }, 'alerts still undelivered at exit were abandoned')
+    })()
+    return this.#drained
+  }
+
+  /** Drain, then close the checks' connections. */
   async close(): Promise<void> {
-    await this.stopScheduling()
-    const pending = this.#dispatcher.stats().pending
-    if (pending > 0) this.#log.info({ pending, boundMs: this.#config.flushMs }, 'delivering pending alerts before exit')
-    const left = await this.#dispatcher.flush(this.#config.flushMs)
-    if (left > 0) this.#log.warn({ abandoned: left }, 'alerts still undelivered at exit were abandoned')
+    await this.drain()
     await Promise.allSettled([...this.#targets.values()].map((rt) => rt.check?.close?.()))
   }
 
@@ -257,7 +256,8 @@ export class Monitor {
 
   #add(spec: TargetSpec, offsetMs: number, check?: Check | null): Runtime {
     const p = this.#persisted.get(spec.name)
-    const fits = p && p.kind === spec.kind && p.target === spec.target
+    // Compared without credentials: they are not kept in the store (older entries may have them).
+    const fits = p && p.kind === spec.kind && displayTarget(p.kind, p.target) === displayTarget(spec.kind, spec.target)
     const rt: Runtime = {
       spec,
       check: check === null ? undefined : (check ?? this.#checkFor(spec)),
@@ -271,6 +271,45 @@ export class Monitor {
     this.#d.metrics.setState(spec.name, spec.kind, rt.track.state)
     if (rt.check) this.#scheduler.add({ id: spec.name, intervalMs: spec.intervalMs, run: () => this.#run(rt) }, offsetMs)
     return rt
+  }
+
+  /**
+   * New timings for a target whose kind and address stay: in place, so its state, streak, alert
+   * history and (discovered) presence bookkeeping carry on. The check is made anew (it may hold
+   * the old timings); a run of the old one still in flight is ignored (#run).
+   */
+  #respec(rt: Runtime, spec: TargetSpec, offsetMs: number): void {
+    const old = rt.check
+    rt.spec = spec
+    // The canary's and the channels' checks do not depend on the spec.
+    if (old && spec.kind !== 'canary' && spec.kind !== 'channel') {
+      rt.check = this.#checkFor(spec)
+      void old.close?.()
+    }
+    this.#scheduler.remove(spec.name)
+    if (rt.check) this.#scheduler.add({ id: spec.name, intervalMs: spec.intervalMs, run: () => this.#run(rt) }, offsetMs)
+  }
+
+  #scheduleDiscovery(): void {
+    this.#scheduler.remove('discovery')
+    this.#scheduler.add({ id: 'discovery', intervalMs: this.#config.intervalMs, run: () => this.#discover() })
+  }
+
+  #canarySpec(canary: CanaryProbe): TargetSpec {
+    const c = canary.config
+    const config = this.#config
+    return {
+      name: 'canary',
+      kind: 'canary',
+      target: `${c.url.replace(/\/+$/, '')}/v1/matches/${c.matchId}/events`,
+      intervalMs: c.intervalMs,
+      timeoutMs: Math.min(c.intervalMs, Math.max(config.timeoutMs, 3000)),
+      failThreshold: config.failThreshold,
+      recoverThreshold: config.recoverThreshold,
+      latencyP99Ms: config.latencyP99Ms,
+      latencyWindowMs: config.latencyWindowMs,
+      discovered: false,
+    }
   }
 
   #checkFor(spec: TargetSpec): Check {
@@ -294,7 +333,8 @@ export class Monitor {
   /**
    * Apply a new configuration (SIGHUP): configured targets are added, removed or replaced (a
    * target whose kind and address did not change keeps its state, so no alert repeats); global
-   * timings apply from now on. Channels, canary, discovery and the state store need a restart.
+   * timings apply from now on, also to the discovered gateways, the canary and the discovery
+   * poll. Channels, canary, discovery and the state store settings need a restart.
    */
   reload(next: MonitorConfig): { added: string[]; removed: string[]; changed: string[]; needRestart: string[] } {
     const out = { added: [] as string[], removed: [] as string[], changed: [] as string[], needRestart: [] as string[] }
@@ -320,18 +360,31 @@ export class Monitor {
         return
       }
       if (JSON.stringify(rt.spec) === JSON.stringify(spec)) return
-      const same = rt.spec.kind === spec.kind && rt.spec.target === spec.target
-      this.#remove(rt, 'changed in the configuration', same)
-      const added = this.#add(spec, 0)
-      if (same) {
-        added.track = { ...rt.track, streak: 0 }
-        added.lastError = rt.lastError
-        added.alertedType = rt.alertedType
-        added.alertedAt = rt.alertedAt
-        this.#d.metrics.setState(spec.name, spec.kind, added.track.state)
+      if (rt.spec.kind === spec.kind && rt.spec.target === spec.target) this.#respec(rt, spec, 0)
+      else {
+        this.#remove(rt, 'changed in the configuration')
+        this.#add(spec, 0)
       }
       out.changed.push(spec.name)
     })
+    // What the global timings derive: discovered gateways (spread like a first round), the canary,
+    // the discovery poll.
+    const derived = [...this.#targets.values()].filter((rt) => rt.spec.discovered)
+    derived.forEach((rt, i) => {
+      const spec = this.#discoveredSpec(rt.spec.target, rt.spec.node)
+      if (JSON.stringify(rt.spec) === JSON.stringify(spec)) return
+      this.#respec(rt, spec, spread(i, derived.length, spec.intervalMs))
+      out.changed.push(spec.name)
+    })
+    const canary = this.#targets.get('canary')
+    if (canary && this.#canary) {
+      const spec = this.#canarySpec(this.#canary)
+      if (JSON.stringify(canary.spec) !== JSON.stringify(spec)) {
+        this.#respec(canary, spec, 0)
+        out.changed.push(spec.name)
+      }
+    }
+    if (this.#scheduler.has('discovery') && prev.intervalMs !== next.intervalMs) this.#scheduleDiscovery()
     return out
   }
 
@@ -350,20 +403,32 @@ export class Monitor {
     } finally {
       clearTimeout(timer)
     }
-    if (rt.removed || this.#stopping) return
+    // Removed, stopping, or given a new check by a reload meanwhile: this result is of the past.
+    if (rt.removed || this.#stopping || rt.check !== check) return
     this.#observe(rt, obs)
   }
 
-  #observe(rt: Runtime, obs: Observation): void {
+  #observe(rt: Runtime, seen: Observation): void {
     const now = this.#now()
     const { spec } = rt
+    // Errors are shown in /status (public), alerts and logs; some quote a URL (a health body may).
+    let obs = seen.error ? { ...seen, error: redactCredentials(seen.error) } : seen
+    // Draining is a clean stop in progress, no verdict (tracker.ts) — for as long as a drain may
+    // take (SHUTDOWN_GRACE_MS bounds the services' drains). Still draining after that, the target
+    // is stuck, and its checks count as failures.
+    if (obs.draining) {
+      rt.drainingSince ??= now
+      if (now - rt.drainingSince > this.#config.shutdownGraceMs) obs = { ...obs, draining: false }
+    } else rt.drainingSince = undefined
     rt.lastCheck = now
     rt.latencyMs = obs.latencyMs
     rt.lastObs = obs
     rt.lastError = obs.result === 'ok' ? undefined : obs.error
-    if (obs.p99Ms !== undefined) {
+    if (spec.kind === 'gateway') {
+      // The p99 of the current window, or none: no traffic in it, or the gateway did not answer.
       rt.p99Ms = obs.p99Ms
-      this.#d.metrics.fanoutP99.set({ target: spec.name }, obs.p99Ms / 1000)
+      if (obs.p99Ms === undefined) this.#d.metrics.fanoutP99.remove({ target: spec.name })
+      else this.#d.metrics.fanoutP99.set({ target: spec.name }, obs.p99Ms / 1000)
     }
     if (obs.result === 'fail' && !obs.draining) rt.failingSince ??= now
     else rt.failingSince = undefined
@@ -420,7 +485,8 @@ export class Monitor {
       ...(rt.lastError ? { lastError: rt.lastError } : {}),
       ...(rt.alertedType ? { alertedType: rt.alertedType, alertedAt: rt.alertedAt } : {}),
       kind: spec.kind,
-      target: spec.target,
+      // Never credentials in the store.
+      target: displayTarget(spec.kind, spec.target),
       discovered: spec.discovered,
       ...(spec.node ? { node: spec.node } : {}),
       ...(rt.lostSince !== undefined ? { lostSince: rt.lostSince } : {}),
@@ -438,7 +504,16 @@ export class Monitor {
   #onDelivery(d: Delivery): void {
     const m = this.#d.metrics
     if (d.ok) m.alertsSent.inc({ channel: d.channel, type: d.alert.type })
-    else {
+    else if (d.dropped) {
+      // Not a failed attempt (the channel may be fine): counted apart, and as given up on.
+      m.alertsDropped.inc({ channel: d.channel, reason: d.dropped })
+      m.alertsFailed.inc({ channel: d.channel })
+      const shutdown = d.dropped === 'shutdown'
+      this.#log[shutdown ? 'warn' : 'error'](
+        { channel: d.channel, alert: d.alert.id, attempts: d.attempts, reason: d.dropped },
+        shutdown ? 'alert abandoned at shutdown (not delivered)' : 'alert dropped: the channel queue is full (MONITOR_ALERT_QUEUE_MAX)',
+      )
+    } else {
       m.alertAttemptsFailed.inc({ channel: d.channel })
       if (!d.retrying) m.alertsFailed.inc({ channel: d.channel })
       const level = d.retrying ? 'warn' : 'error'
@@ -449,7 +524,6 @@ export class Monitor {
           attempts: d.attempts,
           err: d.error,
           retrying: Boolean(d.retrying),
-          dropped: Boolean(d.dropped),
         },
         d.retrying ? 'alert delivery failed; will retry' : 'alert delivery failed; giving up',
       )
@@ -473,7 +547,7 @@ export class Monitor {
     const u = new URL(base)
     const config = this.#config
     return {
-      name: `gateway@${u.host}${u.pathname === '/' ? '' : u.pathname}`,
+      name: targetName(`gateway@${u.host}${u.pathname === '/' ? '' : u.pathname}`),
       kind: 'gateway',
       target: base,
       intervalMs: config.intervalMs,
@@ -508,12 +582,13 @@ export class Monitor {
     if (this.#stopping) return
     this.#discoveryError = undefined
     const now = polledAt
+    // Configured gateways, by base URL without credentials (presence URLs have none).
     const watched = new Set<string>()
     for (const rt of this.#targets.values()) {
       if (rt.spec.discovered) continue
       if (rt.spec.kind === 'gateway' || rt.spec.kind === 'http') {
         try {
-          watched.add(gatewayBase(rt.spec.target))
+          watched.add(displayTarget('gateway', gatewayBase(rt.spec.target)))
         } catch {}
       }
     }
@@ -524,10 +599,10 @@ export class Monitor {
       try {
         spec = this.#discoveredSpec(n.url, n.nodeId)
       } catch {
-        this.#log.warn({ node: n.nodeId, url: n.url }, 'live node has a malformed url; not watched')
+        this.#log.warn({ node: n.nodeId, url: redactCredentials(n.url) }, 'live node has a malformed url; not watched')
         continue
       }
-      if (watched.has(spec.target)) continue
+      if (watched.has(displayTarget('gateway', spec.target))) continue
       listed.add(spec.name)
       const rt = this.#targets.get(spec.name)
       if (!rt) {

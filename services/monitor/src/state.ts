@@ -31,7 +31,7 @@ export interface StateStore {
   load(): Promise<Map<string, PersistedTarget>>
   save(name: string, value: PersistedTarget): Promise<void>
   delete(name: string): Promise<void>
-  /** ok = every write so far reached the store. */
+  /** ok = the store is reachable and every write so far reached it. */
   health(): { ok: boolean; error?: string }
   close(): Promise<void>
 }
@@ -109,6 +109,9 @@ export class RedisStateStore implements StateStore {
   }
 
   health(): { ok: boolean; error?: string } {
+    // Not connected is a problem before any write fails: the next alert's state would not be kept.
+    const status = this.#redis.status
+    if (status !== 'ready') return { ok: false, error: `Redis ${status}${this.#error ? `: ${this.#error}` : ''}` }
     return this.#dirty.size === 0 ? { ok: true } : { ok: false, error: this.#error ?? 'writes pending' }
   }
 

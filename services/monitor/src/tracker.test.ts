@@ -35,6 +35,20 @@ describe('tracker', () => {
     expect(run(up, ['degraded', 'degraded', 'fail', 'fail', 'fail']).changes).toEqual(['up->degraded:degraded', 'degraded->down:down'])
   })
 
+  it('a draining answer (clean stop in progress) is no verdict: never down, and it does not break a streak', () => {
+    let t: TrackState = up
+    for (let i = 0; i < 10; i++) {
+      const r = observe(t, { result: 'fail', draining: true }, th, i)
+      expect(r.change).toBeUndefined()
+      t = r.next
+    }
+    expect(t).toEqual(up)
+    // fail, fail, draining, fail: still three failures in a row as far as the threshold goes.
+    t = observe(observe(up, { result: 'fail' }, th, 1).next, { result: 'fail' }, th, 2).next
+    t = observe(t, { result: 'fail', draining: true }, th, 3).next
+    expect(observe(t, { result: 'fail' }, th, 4).change).toEqual({ from: 'up', to: 'down' })
+  })
+
   it('takes the first good check from unknown silently, but a bad start still needs the threshold', () => {
     expect(run(unknown, ['ok']).changes).toEqual(['unknown->up:silent'])
     expect(run(unknown, ['fail', 'fail']).state).toBe('unknown')

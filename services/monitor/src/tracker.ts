@@ -6,6 +6,11 @@
  *
  * From `unknown` (never decided, e.g. a new target) a good check is taken at once and silently;
  * down and degraded still need their thresholds.
+ *
+ * A draining answer (a clean stop in progress: 503 `draining`) is no verdict: it neither counts
+ * towards down nor breaks a streak. A stop becomes `down` only once the target stops answering
+ * (and a discovered gateway that leaves presence is dropped before that). monitor.ts turns a
+ * drain that lasts too long into failures.
  */
 import type { AlertType, Observation, ObservationResult, TargetState } from './types.ts'
 
@@ -35,10 +40,11 @@ export function classOf(result: ObservationResult): Decided {
 
 export function observe(
   t: TrackState,
-  obs: Pick<Observation, 'result'>,
+  obs: Pick<Observation, 'result' | 'draining'>,
   th: Thresholds,
   now: number,
 ): { next: TrackState; change?: Change } {
+  if (obs.draining) return { next: t }
   const cls = classOf(obs.result)
   if (cls === t.state) return { next: { ...t, streak: 0 } }
   const streak = t.streak + 1

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Alert } from '../types.ts'
-import { type Channel, type Delivery, Dispatcher } from './dispatcher.ts'
+import { ABANDONED, type Channel, type Delivery, Dispatcher } from './dispatcher.ts'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -87,6 +87,52 @@ describe('alert dispatcher', () => {
     expect(d.stats()).toMatchObject({ sent: 0, failed: 2, pending: 0 })
   })
 
+  it('stopping during a back-off: nothing more is handed to the channel, and the alert is abandoned, not timed out', async () => {
+    const sends: number[] = []
+    const deliveries: Delivery[] = []
+    const d = new Dispatcher({
+      channels: [
+        channel(
+          'mail',
+          async () => {
+            sends.push(Date.now())
+            throw new Error('SMTP: connect ECONNREFUSED')
+          },
+          { retries: 5, backoffMs: 1000 },
+        ),
+      ],
+      onDelivery: (x) => deliveries.push(x),
+    })
+    d.dispatch(alert('a', 'down'))
+    await sleep(20) // the first attempt failed; the retry waits for its back-off
+    expect(deliveries.map((x) => x.retrying)).toEqual([true])
+    const left = await d.flush(50)
+    expect(left).toBe(1)
+    expect(sends).toHaveLength(1)
+    expect(deliveries.at(-1)).toMatchObject({ ok: false, dropped: 'shutdown', error: ABANDONED, attempts: 1 })
+    expect(d.stats()).toMatchObject({ sent: 0, failed: 1, pending: 0 })
+  })
+
+  it('an attempt cut off by the end of the flush is abandoned, not a channel failure', async () => {
+    const deliveries: Delivery[] = []
+    const d = new Dispatcher({
+      channels: [
+        channel(
+          'hook',
+          (_a, signal) =>
+            new Promise<void>((_, reject) => {
+              signal.addEventListener('abort', () => reject(new Error('This operation was aborted')))
+            }),
+          { retries: 3, timeoutMs: 10_000 },
+        ),
+      ],
+      onDelivery: (x) => deliveries.push(x),
+    })
+    d.dispatch(alert('a', 'down'))
+    expect(await d.flush(30)).toBe(1)
+    expect(deliveries).toEqual([expect.objectContaining({ ok: false, dropped: 'shutdown', error: ABANDONED, attempts: 1 })])
+  })
+
   it('drops the oldest waiting delivery past queueMax', async () => {
     const dropped: Delivery[] = []
     const d = new Dispatcher({
@@ -97,7 +143,7 @@ describe('alert dispatcher', () => {
     d.dispatch(alert('a', 'down', 1))
     d.dispatch(alert('a', 'recovered', 2))
     d.dispatch(alert('a', 'down', 3))
-    expect(dropped.map((x) => x.alert.id)).toEqual(['a:recovered:2'])
+    expect(dropped.map((x) => [x.alert.id, x.dropped])).toEqual([['a:recovered:2', 'queue_full']])
     expect(d.stats().pending).toBe(2)
     await d.flush(10)
   })

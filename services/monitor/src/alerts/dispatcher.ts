@@ -7,9 +7,10 @@
  * (with jitter, capped at 30 s) up to the channel's `retries`; each attempt has the channel's
  * timeout. Past `queueMax` waiting deliveries per channel the oldest waiting one is dropped
  * (counted as failed). `flush(boundMs)` (on SIGTERM) lets pending deliveries finish for at most
- * `boundMs`, then abandons the rest.
+ * `boundMs`, then abandons the rest: the attempt in flight is aborted, and nothing is handed to a
+ * channel after that (not even a retry that was waiting for its back-off).
  */
-import { withAbort } from '../checks/util.ts'
+import { redactCredentials, withAbort } from '../checks/util.ts'
 import type { Alert } from '../types.ts'
 
 export interface Channel {
@@ -32,9 +33,17 @@ export interface Delivery {
   error?: string
   /** True for a failed attempt that will be retried (`ok` is false). */
   retrying?: boolean
-  /** Dropped without trying: queue full or shutdown. */
-  dropped?: boolean
+  /**
+   * Given up without a (complete) attempt: pushed out of a full queue, or abandoned when the
+   * monitor stopped (still waiting, waiting for a retry, or cut off in flight).
+   */
+  dropped?: DropReason
 }
+
+export type DropReason = 'queue_full' | 'shutdown'
+
+/** The error of a delivery abandoned at shutdown. */
+export const ABANDONED = 'abandoned: the monitor is stopping'
 
 export interface DispatcherOptions {
   channels: Channel[]
@@ -89,7 +98,7 @@ export class Dispatcher {
       const counters = this.#counters.get(channel.name)!
       if (this.#abort.signal.aborted) {
         counters.failed++
-        this.#report({ channel: channel.name, alert, ok: false, attempts: 0, error: 'monitor stopping', dropped: true })
+        this.#report({ channel: channel.name, alert, ok: false, attempts: 0, error: ABANDONED, dropped: 'shutdown' })
         continue
       }
       if (counters.pending >= this.#queueMax) this.#dropOldest(channel)
@@ -147,7 +156,7 @@ export class Dispatcher {
       for (const alert of q.waiting.splice(q.busy ? 1 : 0)) {
         counters.pending--
         counters.failed++
-        this.#report({ channel: q.channel.name, alert, ok: false, attempts: 0, error: 'monitor stopping', dropped: true })
+        this.#report({ channel: q.channel.name, alert, ok: false, attempts: 0, error: ABANDONED, dropped: 'shutdown' })
       }
     }
     await Promise.allSettled([...this.#draining])
@@ -168,7 +177,7 @@ export class Dispatcher {
     const counters = this.#counters.get(channel.name)!
     counters.pending--
     counters.failed++
-    this.#report({ channel: channel.name, alert: alert!, ok: false, attempts: 0, error: 'queue full', dropped: true })
+    this.#report({ channel: channel.name, alert: alert!, ok: false, attempts: 0, error: 'queue full', dropped: 'queue_full' })
   }
 
   async #drain(key: string, q: Queue): Promise<void> {
@@ -194,6 +203,13 @@ export class Dispatcher {
     const counters = this.#counters.get(channel.name)!
     const attempts = channel.retries + 1
     for (let attempt = 1; attempt <= attempts; attempt++) {
+      // Stopping (flush ran out of time, perhaps during the back-off): hand nothing more to the
+      // channel. A send started with an aborted signal is only a way to lose the alert noisily.
+      if (this.#abort.signal.aborted) {
+        counters.failed++
+        this.#report({ channel: channel.name, alert, ok: false, attempts: attempt - 1, error: ABANDONED, dropped: 'shutdown' })
+        return
+      }
       const signal = AbortSignal.any([AbortSignal.timeout(channel.timeoutMs), this.#abort.signal])
       try {
         // A channel that ignores its signal is cut off by it all the same.
@@ -202,9 +218,14 @@ export class Dispatcher {
         this.#report({ channel: channel.name, alert, ok: true, attempts: attempt })
         return
       } catch (err) {
+        if (signal.aborted && signal.reason === this.#abort.signal.reason) {
+          // Cut off by the end of the flush, not failed by the channel.
+          counters.failed++
+          this.#report({ channel: channel.name, alert, ok: false, attempts: attempt, error: ABANDONED, dropped: 'shutdown' })
+          return
+        }
         const error = describe(err, signal, channel.timeoutMs)
-        const last = attempt === attempts || this.#abort.signal.aborted
-        if (last) {
+        if (attempt === attempts) {
           counters.failed++
           this.#report({ channel: channel.name, alert, ok: false, attempts: attempt, error })
           return
@@ -235,10 +256,9 @@ function describe(err: unknown, signal: AbortSignal, timeoutMs: number): string 
   if (signal.aborted && (signal.reason as Error | undefined)?.name === 'TimeoutError') return `timed out after ${timeoutMs} ms`
   if (err instanceof Error) {
     const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause
-    if (cause?.code) return `${err.message}: ${cause.code}`
-    return err.message
+    return redactCredentials(cause?.code ? `${err.message}: ${cause.code}` : err.message)
   }
-  return String(err)
+  return redactCredentials(String(err))
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

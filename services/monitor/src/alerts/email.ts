@@ -5,6 +5,7 @@
  * puts the channel in a degraded state, alerted through the other channels.
  */
 import nodemailer from 'nodemailer'
+import { withAbort } from '../checks/util.ts'
 import type { EmailConfig } from '../config.ts'
 import type { Alert } from '../types.ts'
 import type { Channel } from './dispatcher.ts'
@@ -30,22 +31,17 @@ export function emailChannel(config: EmailConfig): EmailChannel {
     // nodemailer's own timeouts apply to each phase; give the whole send a little more.
     timeoutMs: config.timeoutMs * 3,
     async send(alert: Alert, signal: AbortSignal) {
-      const sending = transport.sendMail({ from: config.from, to: config.to, ...renderEmail(alert) })
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = () => reject(new Error('e-mail timed out'))
-        if (signal.aborted) return onAbort()
-        signal.addEventListener('abort', onAbort, { once: true })
-        sending.then(
-          () => {
-            signal.removeEventListener('abort', onAbort)
-            resolve()
-          },
-          (err: Error) => {
-            signal.removeEventListener('abort', onAbort)
-            reject(new Error(`SMTP: ${err.message}`))
-          },
-        )
-      })
+      // Nothing is handed to SMTP once the attempt is over (timed out, or the monitor stopping).
+      signal.throwIfAborted()
+      const sending = transport.sendMail({ from: config.from, to: config.to, ...renderEmail(alert) }).then(
+        () => undefined,
+        (err: Error) => {
+          throw new Error(`SMTP: ${err.message}`)
+        },
+      )
+      // withAbort keeps a handler on `sending`: an SMTP failure after the abort is dropped, never
+      // an unhandled rejection (which would end the process).
+      await withAbort(sending, signal)
     },
     async verify() {
       try {

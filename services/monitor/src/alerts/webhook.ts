@@ -4,6 +4,7 @@
  * dispatcher. The `Idempotency-Key` header carries the alert id so a receiver can drop a repeat
  * of an attempt that did arrive but whose answer was lost.
  */
+import { splitCredentials } from '../checks/util.ts'
 import type { WebhookConfig } from '../config.ts'
 import type { Alert } from '../types.ts'
 import type { Channel } from './dispatcher.ts'
@@ -13,6 +14,9 @@ export function webhookChannels(config: WebhookConfig): Channel[] {
 }
 
 export function webhookChannel(name: string, url: string, config: Omit<WebhookConfig, 'urls'>): Channel {
+  // `https://user:pass@host/…` is sent as Basic authorization (config.ts refuses it together with
+  // an authorization header).
+  const { url: bare, authorization } = splitCredentials(url)
   return {
     name,
     target: url,
@@ -20,13 +24,14 @@ export function webhookChannel(name: string, url: string, config: Omit<WebhookCo
     backoffMs: config.backoffMs,
     timeoutMs: config.timeoutMs,
     async send(alert: Alert, signal: AbortSignal) {
-      const res = await fetch(url, {
+      const res = await fetch(bare, {
         method: 'POST',
         signal,
         headers: {
           'content-type': 'application/json',
           'user-agent': 'touchline-monitor',
           'idempotency-key': alert.id,
+          ...(authorization ? { authorization } : {}),
           ...config.headers,
         },
         body: JSON.stringify(alert),

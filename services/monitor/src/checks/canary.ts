@@ -127,9 +127,14 @@ function fail(error: string, t0: number): Observation {
   return { result: 'fail', error, latencyMs: since(t0) }
 }
 
-/** `http://host:port/base` → `ws://host:port/base/ws?match=<id>`. */
+/**
+ * `http://host:port/base` → `ws://host:port/base/ws?match=<id>`. Without credentials: the
+ * spectators' socket needs none, and this URL is quoted in errors.
+ */
 export function wsUrl(gatewayBase: string, matchId: string): string {
   const u = new URL(gatewayBase)
+  u.username = ''
+  u.password = ''
   u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:'
   u.pathname = `${u.pathname.replace(/\/+$/, '')}/ws`
   u.search = `?match=${encodeURIComponent(matchId)}`

@@ -4,7 +4,7 @@
  * draining (a clean stop in progress); anything else, or no answer in time, = failure.
  */
 import type { Check, Observation } from '../types.ts'
-import { errorText, performance, since } from './util.ts'
+import { errorText, performance, since, splitCredentials } from './util.ts'
 
 export interface HttpProbe {
   status: number
@@ -15,13 +15,17 @@ export interface HttpProbe {
 
 const MAX_BODY = 256 * 1024
 
-/** GET `url` and read its body (at most 256 KiB); throws on network errors and timeouts. */
+/**
+ * GET `url` and read its body (at most 256 KiB); throws on network errors and timeouts. Credentials
+ * in the URL are sent as Basic authorization (fetch refuses them in the URL).
+ */
 export async function httpGet(url: string, signal: AbortSignal, accept = 'application/json'): Promise<HttpProbe> {
   const t0 = performance.now()
-  const res = await fetch(url, {
+  const { url: bare, authorization } = splitCredentials(url)
+  const res = await fetch(bare, {
     signal,
     redirect: 'manual',
-    headers: { accept, 'user-agent': 'touchline-monitor', 'cache-control': 'no-cache' },
+    headers: { accept, 'user-agent': 'touchline-monitor', 'cache-control': 'no-cache', ...(authorization ? { authorization } : {}) },
   })
   let text = ''
   if (res.body) {

@@ -19,7 +19,7 @@ export function checkFor(spec: TargetSpec, context: { canary?: CanaryProbe } = {
     case 'gateway':
       return gatewayCheck(spec, context.canary ? { canary: context.canary } : {})
     case 'nats':
-      return natsCheck(spec.target, spec.timeoutMs)
+      return natsCheck(spec.target)
     case 'redis':
       return redisCheck(spec.target, spec.timeoutMs)
     case 'channel':
