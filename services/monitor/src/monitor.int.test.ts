@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { buildMonitorApp } from './app.ts'
 import { loadMonitorConfig } from './config.ts'
 import { connectRedisState, type StateStore } from './state.ts'
-import { sleep, startFakeGateway, startWebhookReceiver, type WebhookReceiver, waitFor } from './testing/helpers.ts'
+import { sleep, startFakeGateway, startWebhookReceiver, statusOf, targetOf, type WebhookReceiver, waitFor } from './testing/helpers.ts'
 import type { StatusReply } from './types.ts'
 
 const open: Array<() => Promise<unknown>> = []
@@ -25,13 +25,8 @@ async function startMonitor(env: Record<string, string>, state?: StateStore): Pr
   return app
 }
 
-async function status(app: FastifyInstance): Promise<StatusReply> {
-  return (await app.inject({ method: 'GET', url: '/status' })).json() as StatusReply
-}
-
-async function target(app: FastifyInstance, name: string) {
-  return (await status(app)).targets.find((t) => t.name === name)
-}
+const status = statusOf
+const target = targetOf
 
 function until(app: FastifyInstance, name: string, state: string, ms = 5000) {
   return waitFor(`${name} ${state}`, async () => ((await target(app, name))?.state === state ? true : undefined), ms, 25)

@@ -10,8 +10,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { Channel } from './alerts/dispatcher.ts'
 import { buildMonitorApp, type MonitorAppDeps } from './app.ts'
 import { type MonitorConfig, loadMonitorConfig } from './config.ts'
-import { sleep, waitFor } from './testing/helpers.ts'
-import type { Alert, Observation, StatusReply, TargetSpec } from './types.ts'
+import { sleep, statusOf, targetOf, waitFor } from './testing/helpers.ts'
+import type { Alert, Observation, TargetSpec } from './types.ts'
 
 const open: Array<() => Promise<unknown>> = []
 afterEach(async () => {
@@ -25,13 +25,8 @@ async function start(deps: Partial<MonitorAppDeps> & { config: MonitorConfig }):
   return app
 }
 
-async function status(app: FastifyInstance): Promise<StatusReply> {
-  return (await app.inject({ method: 'GET', url: '/status' })).json() as StatusReply
-}
-
-async function target(app: FastifyInstance, name: string) {
-  return (await status(app)).targets.find((t) => t.name === name)
-}
+const status = statusOf
+const target = targetOf
 
 /** A channel that keeps what it is given. */
 function recorder(): Channel & { alerts: Alert[] } {

@@ -7,7 +7,8 @@ import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { freePort, type Proc, startProcess, waitFor } from '@touchline/testkit'
 import { SMTPServer } from 'smtp-server'
-import type { Alert } from '../types.ts'
+import type { FastifyInstance } from 'fastify'
+import type { Alert, StatusReply } from '../types.ts'
 
 export const fakeGatewayScript = fileURLToPath(new URL('./fake-gateway.ts', import.meta.url))
 
@@ -204,3 +205,13 @@ export async function getJson<T>(url: string): Promise<T> {
 export { waitFor }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** The monitor app's `/status` answer. */
+export async function statusOf(app: FastifyInstance): Promise<StatusReply> {
+  return (await app.inject({ method: 'GET', url: '/status' })).json() as StatusReply
+}
+
+/** One target of the app's `/status`, by name. */
+export async function targetOf(app: FastifyInstance, name: string) {
+  return (await statusOf(app)).targets.find((t) => t.name === name)
+}
