@@ -27,7 +27,7 @@ function main(): number {
   try {
     args = parse()
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n${usage}`)
+    process.stderr.write(`render: ${(err as Error).message}\n${usage}`)
     return 1
   }
   if (args.values.help) {
@@ -35,7 +35,12 @@ function main(): number {
     return 0
   }
   if (!args.values.config) {
-    process.stderr.write(usage)
+    process.stderr.write(`render: --config <file> is required\n${usage}`)
+    return 1
+  }
+  if (args.values.check && args.values['http-only']) {
+    // nginx -t needs a whole nginx.conf; silently skipping the check would look like a pass.
+    process.stderr.write('render: --check cannot validate --http-only output (not a whole nginx.conf); check the full render instead\n')
     return 1
   }
   let raw: unknown

@@ -4,8 +4,9 @@
  * 2 to 4 gateways and back while the stream runs, and check that no spectator lost or repeated an
  * event; then `status` and `down`.
  */
-import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -166,5 +167,76 @@ describe('pnpm stack', () => {
     for (const w of workers) expect(alive(w), `nginx worker ${w}`).toBe(false)
     expect(await canConnect(Number(new URL(stack.publicUrl).port))).toBe(false)
     expect((await status({ stateDir })).running).toBe(false)
+  })
+})
+
+describe('pnpm stack: interrupted and damaged stacks', () => {
+  const dirs: string[] = []
+  const newDir = () => {
+    const d = mkdtempSync(join(tmpdir(), 'touchline-stack-e2e-int-'))
+    dirs.push(d)
+    return d
+  }
+  afterAll(async () => {
+    for (const d of dirs) await down({ stateDir: d }).catch(() => {})
+    for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  })
+
+  /** Run `pnpm stack up` and send it `signal` once it has started the first gateway; the pids it logged. */
+  async function interruptedUp(
+    dir: string,
+    signal: NodeJS.Signals,
+  ): Promise<{ code: number | null; sig: NodeJS.Signals | null; pids: number[]; err: string }> {
+    const port = await freePort()
+    const child = spawn(
+      process.execPath,
+      ['infra/local/stack.ts', 'up', '--state-dir', dir, '--port', String(port), '--no-web', '--gateways', '3'],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    )
+    let err = ''
+    child.stderr.on('data', (d) => {
+      err += d
+      for (const m of String(d).matchAll(/started \S+ \(pid (\d+)/g)) unguard.push(guardProcessGroup(Number(m[1])))
+      if (err.includes('started gw-1 ')) child.kill(signal)
+    })
+    const [code, sig] = (await once(child, 'exit')) as [number | null, NodeJS.Signals | null]
+    return { code, sig, pids: [...err.matchAll(/started \S+ \(pid (\d+)/g)].map((m) => Number(m[1])), err }
+  }
+
+  it('Ctrl-C during up stops everything it started and exits 130', async () => {
+    const dir = newDir()
+    const r = await interruptedUp(dir, 'SIGINT')
+    expect(r.code, r.err).toBe(130)
+    expect(r.err).toMatch(/interrupted by SIGINT; everything started was stopped/)
+    expect(r.pids.length).toBeGreaterThan(0)
+    for (const pid of r.pids) expect(alive(pid), `pid ${pid}`).toBe(false)
+    expect(existsSync(join(dir, 'state.json'))).toBe(false)
+    expect(existsSync(join(dir, 'stack.lock'))).toBe(false)
+  })
+
+  it('a runner killed during up leaves a state.json from which down stops everything', async () => {
+    const dir = newDir()
+    const r = await interruptedUp(dir, 'SIGKILL')
+    expect(r.sig).toBe('SIGKILL')
+    expect(r.pids.length).toBeGreaterThan(0)
+    expect(await down({ stateDir: dir })).toBe(true)
+    for (const pid of r.pids) expect(alive(pid), `pid ${pid}`).toBe(false)
+  })
+
+  it('scale replaces a gateway that died instead of counting it', async () => {
+    const dir = newDir()
+    await up({ stateDir: dir, port: await freePort(), gateways: 2, web: false, monitor: false, onSpawn })
+    const dead = (await status({ stateDir: dir })).processes.find((p) => p.name === 'gw-2')!
+    process.kill(dead.pid, 'SIGKILL')
+    await waitFor('gw-2 to die', () => !alive(dead.pid) || undefined, 5000)
+    const before = await status({ stateDir: dir })
+    expect(before.healthy).toBe(false)
+    expect(before.processes.find((p) => p.name === 'gw-2')).toMatchObject({ running: false, health: 'down' })
+    const after = await scale({ stateDir: dir, gateways: 2, onSpawn })
+    expect(after.healthy).toBe(true)
+    expect(after.processes.filter((p) => p.role === 'gateway').map((p) => p.name)).toEqual(['gw-1', 'gw-3'])
+    await down({ stateDir: dir })
   })
 })

@@ -8,7 +8,8 @@
  *   pnpm stack down [--purge]
  *
  * Every process runs detached with its log in <state-dir>/logs; see docs/operations.md.
- * Exit status: 0 done (status: everything healthy), 1 failed or unhealthy, 2 bad usage.
+ * Exit status: 0 done (status: everything healthy), 1 failed or unhealthy, 2 bad usage,
+ * 128+signal when `up` is interrupted (everything it started is stopped first).
  */
 import { parseArgs } from 'node:util'
 import { STRATEGIES, type Strategy } from '../../nginx/src/types.ts'
@@ -34,7 +35,24 @@ options
   --no-monitor        up: do not start the monitor
   --json              machine-readable output
   --purge             down: also delete the state directory (NATS data, secrets, logs)
+
+exit status: 0 done (status: all healthy), 1 failed or not healthy, 2 bad usage,
+130 up interrupted by Ctrl-C (what it had started is stopped)
 `
+
+/** Which options each command takes; any other is a usage error rather than silently ignored. */
+const OPTIONS_OF: Record<string, string[]> = {
+  up: ['state-dir', 'gateways', 'strategy', 'hash-key', 'no-consistent', 'port', 'host', 'no-web', 'no-monitor', 'json'],
+  scale: ['state-dir', 'gateways', 'json'],
+  status: ['state-dir', 'json'],
+  down: ['state-dir', 'purge', 'json'],
+}
+
+class UsageError extends Error {}
+
+// A closed terminal or pipe must not kill a command half-way (e.g. `up` with processes started).
+process.stdout.on('error', () => {})
+process.stderr.on('error', () => {})
 
 function fail(message: string, code = 1): number {
   process.stderr.write(`stack: ${message}\n`)
@@ -71,12 +89,20 @@ async function main(): Promise<number> {
     process.stdout.write(usage)
     return command || v.help ? 0 : 2
   }
+  const allowed = OPTIONS_OF[command]
+  if (!allowed) return fail(`unknown command ${JSON.stringify(command)}\n${usage}`, 2)
+  if (positionals.length > 1) return fail(`unexpected argument ${JSON.stringify(positionals[1])} (see --help)`, 2)
+  for (const name of Object.keys(v)) {
+    if (!allowed.includes(name)) return fail(`--${name} is not an option of ${command} (see --help)`, 2)
+  }
   const json = v.json === true
   const log = json ? () => {} : (line: string) => process.stderr.write(`stack: ${line}\n`)
   const stateDir = v['state-dir']
-  const int = (name: string, raw: string | undefined): number | undefined => {
+  if (stateDir === '') return fail('--state-dir must not be empty', 2)
+  const int = (name: string, raw: string | undefined, min: number, max: number): number | undefined => {
     if (raw === undefined) return undefined
-    if (!/^\d+$/.test(raw)) throw new StackError(`--${name} must be a whole number, got ${JSON.stringify(raw)}`)
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max)
+      throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(raw)}`)
     return Number(raw)
   }
 
@@ -87,18 +113,48 @@ async function main(): Promise<number> {
         if (strategy !== undefined && !(STRATEGIES as readonly string[]).includes(strategy)) {
           return fail(`--strategy must be one of ${STRATEGIES.join(', ')}, got ${JSON.stringify(strategy)}`, 2)
         }
-        const r = await up({
-          stateDir,
-          port: int('port', v.port),
-          host: v.host,
-          gateways: int('gateways', v.gateways),
-          strategy,
-          hashKey: v['hash-key'],
-          consistent: v['no-consistent'] ? false : undefined,
-          web: !v['no-web'],
-          monitor: !v['no-monitor'],
-          log,
-        })
+        if ((v['hash-key'] !== undefined || v['no-consistent']) && strategy !== 'hash') {
+          return fail('--hash-key and --no-consistent need --strategy hash', 2)
+        }
+        if (v.host === '') return fail('--host must not be empty', 2)
+        const port = int('port', v.port, 1, 65535)
+        const gateways = int('gateways', v.gateways, 1, 64)
+        // Ctrl-C, SIGTERM or a closed terminal during `up`: stop what was started, then exit.
+        const abort = new AbortController()
+        const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const
+        let caught: NodeJS.Signals | undefined
+        const onSignal = (sig: NodeJS.Signals) => {
+          if (caught) return
+          caught = sig
+          log(`${sig}: stopping what was started`)
+          abort.abort()
+        }
+        for (const sig of signals) process.on(sig, onSignal)
+        let r: Awaited<ReturnType<typeof up>>
+        try {
+          r = await up({
+            stateDir,
+            port,
+            host: v.host,
+            gateways,
+            strategy,
+            hashKey: v['hash-key'],
+            consistent: v['no-consistent'] ? false : undefined,
+            web: !v['no-web'],
+            monitor: !v['no-monitor'],
+            log,
+            signal: abort.signal,
+          })
+        } catch (err) {
+          if (caught) {
+            fail(`interrupted by ${caught}; everything started was stopped`)
+            // Exit now: abandoned waits for health must not keep the process alive.
+            process.exit(128 + (caught === 'SIGINT' ? 2 : caught === 'SIGTERM' ? 15 : 1))
+          }
+          throw err
+        } finally {
+          for (const sig of signals) process.off(sig, onSignal)
+        }
         if (json) {
           process.stdout.write(`${JSON.stringify(r, null, 2)}\n`)
         } else {
@@ -117,7 +173,7 @@ async function main(): Promise<number> {
         return r.healthy ? 0 : 1
       }
       case 'scale': {
-        const n = int('gateways', v.gateways)
+        const n = int('gateways', v.gateways, 1, 64)
         if (n === undefined) return fail('scale needs --gateways <n>', 2)
         const r = await scale({ stateDir, gateways: n, log })
         process.stdout.write(json ? `${JSON.stringify(r, null, 2)}\n` : table(r))
@@ -129,15 +185,18 @@ async function main(): Promise<number> {
         return r.healthy ? 0 : 1
       }
       case 'down': {
-        await down({ stateDir, purge: v.purge === true, log })
-        if (!json) process.stdout.write('stopped\n')
+        const stopped = await down({ stateDir, purge: v.purge === true, log })
+        if (!json) process.stdout.write(stopped ? 'stopped\n' : 'nothing to stop\n')
         return 0
       }
       default:
         return fail(`unknown command ${JSON.stringify(command)}\n${usage}`, 2)
     }
   } catch (err) {
-    return fail(err instanceof StackError ? err.message : ((err as Error).stack ?? String(err)))
+    if (err instanceof UsageError) return fail(err.message, 2)
+    // One line for the operator; the stack only when asked (a bug in the runner, not in the input).
+    if (err instanceof StackError || !process.env.TOUCHLINE_DEBUG) return fail((err as Error).message ?? String(err))
+    return fail((err as Error).stack ?? String(err))
   }
 }
 

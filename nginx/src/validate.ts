@@ -283,6 +283,10 @@ function upstream(raw: unknown, path: string, ctx: UpstreamCtx, required: boolea
   }
 
   const servers: NormalServer[] = []
+  if (u.servers !== undefined && !Array.isArray(u.servers)) {
+    add('invalid_value', `${path}.servers`, `must be an array of servers, got ${JSON.stringify(u.servers)}`)
+    return { strategy, hashKey, consistent, servers, keepalive }
+  }
   if (!Array.isArray(u.servers) || u.servers.length === 0) {
     add('no_servers', `${path}.servers`, 'must list at least one server')
     return { strategy, hashKey, consistent, servers, keepalive }

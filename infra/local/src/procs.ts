@@ -62,7 +62,9 @@ function procText(pid: number): string {
 export function owns(pid: number, marker: string): boolean {
   if (!isRunning(pid)) return false
   if (!existsSync('/proc/self')) return true
-  return procText(pid).includes(marker)
+  // The marker as a whole word: `TOUCHLINE_STACK_DIR=/x/.stack` must not match a process of `/x/.stack2`.
+  const text = procText(pid)
+  return text.includes(`${marker} `) || text.includes(`${marker}\n`)
 }
 
 /** Signal a process group (falls back to the process itself). */

@@ -14,10 +14,23 @@
  */
 import { randomBytes } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
-import { isAbsolute, join, resolve } from 'node:path'
+import {
+  accessSync,
+  chmodSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
+import { dirname, isAbsolute, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { reloadAndWait, testConfig } from '../../../nginx/src/control.ts'
+import { NginxConfigError } from '../../../nginx/src/errors.ts'
 import { GENERATION_PATH, renderNginxConfig } from '../../../nginx/src/render.ts'
 import type { NginxDescription, Strategy } from '../../../nginx/src/types.ts'
 import {
@@ -125,6 +138,11 @@ export interface UpOptions {
   onSpawn?: (pid: number) => void
   /** The environment to read TOUCHLINE_API_KEYS / TOUCHLINE_TOKEN_SECRET from (default process.env). */
   processEnv?: NodeJS.ProcessEnv
+  /**
+   * Abort a start in progress (the CLI aborts on Ctrl-C, SIGTERM, SIGHUP): nothing more is
+   * started, everything already started is stopped, and `up` rejects with a StackError.
+   */
+  signal?: AbortSignal
 }
 
 export interface ProcessStatus {
@@ -177,17 +195,31 @@ export function missingBinaries(): Array<{ binary: string; aptPackage: string }>
 // ---- up --------------------------------------------------------------------------------------
 
 export async function up(options: UpOptions = {}): Promise<UpResult> {
-  const missing = missingBinaries()
-  if (missing.length > 0) throw new MissingBinariesError(missing)
   const stateDir = resolveStateDir(options.stateDir)
   const log = options.log ?? (() => {})
   const host = options.host ?? '127.0.0.1'
   const publicPort = options.port ?? 8080
   const count = options.gateways ?? 2
   if (!Number.isInteger(count) || count < 1 || count > 64) throw new StackError(`--gateways must be 1-64, got ${count}`)
+  if (!Number.isInteger(publicPort) || publicPort < 1 || publicPort > 65535)
+    throw new StackError(`--port must be 1-65535, got ${publicPort}`)
   const strategy = options.strategy ?? 'round_robin'
+  if (strategy !== 'hash' && (options.hashKey !== undefined || options.consistent !== undefined))
+    throw new StackError(`--hash-key and --no-consistent only apply to --strategy hash (got --strategy ${strategy})`)
+  const balancing: StackState['balancing'] = {
+    strategy,
+    ...(strategy === 'hash' ? { hashKey: options.hashKey ?? '$arg_match', consistent: options.consistent ?? true } : {}),
+    // 0: never mark a gateway failed (nginx/src/render.ts WS_DEFAULT_MAX_FAILS says why).
+    maxFails: options.maxFails ?? 0,
+    failTimeout: options.failTimeout ?? 2,
+  }
+  // Refuse what nginx would refuse (a hash key without a variable, a bad --host) before starting anything.
+  checkDescription(stateDir, host, publicPort, balancing, options.env ?? {})
+  if (options.signal?.aborted) throw new StackError('interrupted; nothing was started')
+  const missing = missingBinaries()
+  if (missing.length > 0) throw new MissingBinariesError(missing)
 
-  for (const d of ['', 'logs', 'nats', 'redis', 'nginx']) mkdirSync(join(stateDir, d), { recursive: true })
+  for (const d of ['', 'logs', 'nats', 'redis', 'nginx']) ensureDir(join(stateDir, d))
   return withLock(stateDir, async () => {
     const previous = readState(stateDir)
     if (previous?.procs.some((p) => owns(p.pid, p.marker))) {
@@ -209,42 +241,55 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
       host,
       publicPort,
       publicUrl: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${publicPort}`,
-      balancing: {
-        strategy,
-        ...(strategy === 'hash' ? { hashKey: options.hashKey ?? '$arg_match', consistent: options.consistent ?? true } : {}),
-        // 0: never mark a gateway failed (nginx/src/render.ts WS_DEFAULT_MAX_FAILS says why).
-        maxFails: options.maxFails ?? 0,
-        failTimeout: options.failTimeout ?? 2,
-      },
+      balancing,
       env: extraEnv,
       procs: [],
       nextGateway: 1,
       generation: '',
     }
-    const ctx: Ctx = { stateDir, state, secrets, apiKeys, log, onSpawn: options.onSpawn }
+    const ctx: Ctx = { stateDir, state, secrets, apiKeys, log, onSpawn: options.onSpawn, recordEachStart: true }
 
+    // On abort: no further process is launched (launch() checks ctx.aborted), and the start in
+    // progress is abandoned so that what was started is stopped at once.
+    let onAbort = () => {}
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => {
+        ctx.aborted = true
+        reject(new StackError('interrupted'))
+      }
+    })
+    aborted.catch(() => {})
+    options.signal?.addEventListener('abort', onAbort, { once: true })
     try {
-      // Pages build in the background while the servers start.
-      const web = options.web === false ? Promise.resolve(undefined) : buildWeb(log)
+      const start = async () => {
+        // Pages build in the background while the servers start.
+        const web = options.web === false ? Promise.resolve(undefined) : buildWeb(log)
 
-      await Promise.all([startRedis(ctx), startNats(ctx)])
-      await Promise.all([
-        startIngest(ctx),
-        ...Array.from({ length: count }, () => startGateway(ctx)),
-        options.monitor !== false && existsSync(MONITOR_MAIN) ? startMonitor(ctx) : undefined,
-      ])
-      state.webRoot = await web
-      const notes = await startNginx(ctx)
+        await Promise.all([startRedis(ctx), startNats(ctx)])
+        await Promise.all([
+          startIngest(ctx),
+          ...Array.from({ length: count }, () => startGateway(ctx)),
+          options.monitor !== false && existsSync(MONITOR_MAIN) ? startMonitor(ctx) : undefined,
+        ])
+        state.webRoot = await web
+        return startNginx(ctx)
+      }
+      const started = start()
+      started.catch(() => {})
+      const notes = await Promise.race([started, aborted])
       writeState(stateDir, state)
       const st = await status({ stateDir })
       const keys = parseKeys(apiKeys)
       log(`touchline is up at ${state.publicUrl}`)
       return { ...st, publicUrl: state.publicUrl, adminKey: keys.admin, commentatorKey: keys.commentator, keysFrom, notes }
     } catch (err) {
+      ctx.aborted = true
       log(`start failed: ${(err as Error).message}; stopping what was started`)
-      await stopAll(state.procs)
+      await stopAll(state.procs, log)
       rmSync(join(stateDir, 'state.json'), { force: true })
       throw err instanceof StackError ? err : new StackError((err as Error).message)
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort)
     }
   })
 }
@@ -271,6 +316,10 @@ export async function scale(options: ScaleOptions): Promise<StackStatus> {
       throw new StackError(`nginx of the stack in ${stateDir} is not running; run \`pnpm stack up\` again`)
     const secrets = readSecrets(stateDir)
     const ctx: Ctx = { stateDir, state, secrets, apiKeys: undefined, log, onSpawn: options.onSpawn }
+    // A gateway that died is replaced, not counted (and taken out of nginx).
+    const dead = state.procs.filter((p) => p.role === 'gateway' && !owns(p.pid, p.marker))
+    for (const d of dead) log(`${d.name} (pid ${d.pid}) is not running: replacing it`)
+    state.procs = state.procs.filter((p) => !dead.includes(p))
     const current = state.procs.filter((p) => p.role === 'gateway')
 
     if (n > current.length) {
@@ -299,6 +348,9 @@ export async function scale(options: ScaleOptions): Promise<StackStatus> {
         }),
       )
       log(`scaled down to ${n} gateways`)
+    } else if (dead.length > 0) {
+      await reloadNginx(ctx, nginx)
+      writeState(stateDir, state)
     } else {
       log(`already ${n} gateways`)
     }
@@ -360,23 +412,30 @@ async function probe(p: ProcRecord, state: StackState): Promise<ProcessStatus> {
 
 // ---- down ------------------------------------------------------------------------------------
 
-export async function down(options: { stateDir?: string; purge?: boolean; log?: (line: string) => void } = {}): Promise<void> {
+/** Stop the stack; true when a stack was recorded (and is now stopped), false when there was none. */
+export async function down(options: { stateDir?: string; purge?: boolean; log?: (line: string) => void } = {}): Promise<boolean> {
   const stateDir = resolveStateDir(options.stateDir)
   const log = options.log ?? (() => {})
-  if (!existsSync(stateDir)) return
-  await withLock(stateDir, async () => {
+  if (!existsSync(stateDir)) {
+    log(`nothing running in ${stateDir}`)
+    return false
+  }
+  if (!statSync(stateDir).isDirectory()) throw new StackError(`${stateDir} is not a directory (not a stack's state directory)`)
+  const stopped = await withLock(stateDir, async () => {
     const state = readState(stateDir)
     if (state) {
       await stopAll(state.procs, log)
       rmSync(join(stateDir, 'state.json'), { force: true })
-    } else {
-      log(`nothing running in ${stateDir}`)
+      return true
     }
+    log(`nothing running in ${stateDir}`)
+    return false
   })
   if (options.purge) {
     rmSync(stateDir, { recursive: true, force: true })
     log(`removed ${stateDir}`)
   }
+  return stopped
 }
 
 /** Stop in dependency order: nginx first (no new connections), gateways drain, then the rest. */
@@ -408,13 +467,19 @@ interface Ctx {
   apiKeys: string | undefined
   log: (line: string) => void
   onSpawn: ((pid: number) => void) | undefined
+  /** `up` in progress was interrupted or failed: start nothing more. */
+  aborted?: boolean
+  /** `up`: write state.json after every start, so that `down` finds the processes even if the runner is killed. */
+  recordEachStart?: boolean
 }
 
 function launch(ctx: Ctx, rec: Omit<ProcRecord, 'pid'>, command: string, args: string[], env: NodeJS.ProcessEnv): ProcRecord {
+  if (ctx.aborted) throw new StackError(`not starting ${rec.name}: interrupted`)
   const { pid } = spawnDetached(command, args, { cwd: repoRoot, env, logFile: rec.log })
   ctx.onSpawn?.(pid)
   const full: ProcRecord = { ...rec, pid }
   ctx.state.procs.push(full)
+  if (ctx.recordEachStart) writeState(ctx.stateDir, ctx.state)
   ctx.log(`started ${rec.name} (pid ${pid}${rec.port ? `, port ${rec.port}` : ''})`)
   return full
 }
@@ -624,6 +689,51 @@ async function reloadNginx(ctx: Ctx, nginx: ProcRecord): Promise<void> {
   await reloadAndWait(nginx.pid, 15_000)
   await waitUntil('nginx to serve the new configuration', () => generationServed(ctx, nginx.port), 10_000)
   ctx.log(`nginx reloaded (generation ${ctx.state.generation}, ${ctx.state.procs.filter((p) => p.role === 'gateway').length} gateways)`)
+}
+
+/** Render the description the stack would get (with placeholder servers): a refusal becomes a StackError before anything starts. */
+function checkDescription(
+  stateDir: string,
+  host: string,
+  publicPort: number,
+  balancing: StackState['balancing'],
+  env: Record<string, string>,
+): void {
+  const placeholder = (role: Role, port: number): ProcRecord => ({ name: role, role, pid: 0, port, marker: '', log: '' })
+  const state = { host, publicPort, balancing, env, procs: [placeholder('gateway', 1), placeholder('ingest', 2)] } as unknown as StackState
+  try {
+    renderNginxConfig(description({ stateDir, state } as Ctx))
+  } catch (err) {
+    if (err instanceof NginxConfigError)
+      throw new StackError(`these options give a configuration nginx cannot use (nothing was started): ${err.message}`)
+    throw err
+  }
+}
+
+/** mkdir -p with one-line errors (a path that is a file, an unwritable parent), instead of a stack trace. */
+function ensureDir(dir: string): void {
+  let isDir: boolean | undefined
+  try {
+    isDir = statSync(dir).isDirectory()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ENOTDIR')
+      throw new StackError(`cannot use ${dir}: ${(err as Error).message}`)
+  }
+  if (isDir === false) throw new StackError(`${dir} exists and is not a directory; choose another --state-dir`)
+  if (isDir === undefined) {
+    const parent = dirname(dir)
+    if (parent !== dir) ensureDir(parent)
+    try {
+      mkdirSync(dir)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StackError(`cannot create ${dir}: ${(err as Error).message}`)
+    }
+  }
+  try {
+    accessSync(dir, constants.W_OK)
+  } catch {
+    throw new StackError(`${dir} is not writable; choose another --state-dir`)
+  }
 }
 
 // ---- state, secrets, lock --------------------------------------------------------------------
