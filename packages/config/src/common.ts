@@ -1,12 +1,12 @@
 /** Variables shared by several services. */
-import { apiKeys, int, optionalStr, str, urls, oneOf } from './fields.ts'
+import { apiKeys, int, oneOf, optionalStr, str, trustProxy, urls } from './fields.ts'
 
 /** What every service built on the bus and presence reads: ingest, gateway, embedded. */
 export const baseSpec = {
   HOST: str({ default: '127.0.0.1', describe: 'address to bind' }),
   LOG_LEVEL: oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info', describe: 'pino log level' }),
   NATS_URL: urls({ protocols: ['nats:', 'tls:', 'ws:', 'wss:'], describe: 'NATS servers, comma-separated; unset = in-memory bus' }),
-  REDIS_URL: urls({ protocols: ['redis:', 'rediss:'], describe: 'Redis URL; unset = in-memory presence' }),
+  REDIS_URL: urls({ protocols: ['redis:', 'rediss:'], list: false, describe: 'Redis URL; unset = in-memory presence' }),
   NATS_PREFIX: str({ default: 'tl', pattern: /^[a-z][a-z0-9_]{0,30}$/, describe: 'prefix of NATS subjects, streams and buckets' }),
   REDIS_AT_START: oneOf(['require', 'degrade'], {
     default: 'require',
@@ -50,7 +50,9 @@ export const apiSpec = {
   TOUCHLINE_API_KEYS_FILE: optionalStr({
     describe: 'file with one role:key per line (# comments); read at start and again on SIGHUP, so keys rotate without a restart',
   }),
-  TRUST_PROXY: optionalStr({ describe: 'addresses whose X-Forwarded-For is trusted (e.g. 127.0.0.1)' }),
+  TRUST_PROXY: trustProxy({
+    describe: 'addresses or CIDRs whose X-Forwarded-For is trusted, comma-separated (e.g. 127.0.0.1,10.0.0.0/8; also loopback)',
+  }),
   IDEMPOTENCY_MAX_BYTES: {
     ...idemBytes,
     parse(raw: string | undefined): number {

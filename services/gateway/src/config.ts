@@ -4,7 +4,7 @@
  * and operators override them through the environment (main.ts) or `GatewayDeps.settings`.
  */
 import { hostname } from 'node:os'
-import { baseSpec, bool, ConfigError, int, loadConfig, optionalStr, type ConfigOf } from '@touchline/config'
+import { apiSpec, baseSpec, bool, ConfigError, type ConfigOf, int, loadConfig, optionalStr, type Problem } from '@touchline/config'
 import { LIMITS } from '@touchline/protocol'
 
 export interface GatewaySettings {
@@ -169,8 +169,6 @@ export const gatewaySpec = {
 
 export type GatewayConfig = ConfigOf<typeof gatewaySpec>
 
-type Problem = { variable: string; problem: string }
-
 /**
  * Rules that involve several gateway variables. The embedded mode runs them too, except the
  * shared-secret rule (it generates a secret for its single process).
@@ -184,17 +182,31 @@ export function gatewayConfigProblems(cfg: GatewayConfig, options: { requireShar
     })
   }
   if (cfg.TOUCHLINE_TOKEN_SECRET && cfg.TOUCHLINE_TOKEN_SECRET.length < 16) {
-    problems.push({ variable: 'TOUCHLINE_TOKEN_SECRET', problem: 'must have at least 16 characters' })
+    problems.push({
+      variable: 'TOUCHLINE_TOKEN_SECRET',
+      problem: `must have at least 16 characters, got ${cfg.TOUCHLINE_TOKEN_SECRET.length}`,
+    })
   }
   if (cfg.WS_CHAT_SHED_BYTES > cfg.WS_SEND_BUFFER_MAX_BYTES) {
-    problems.push({ variable: 'WS_CHAT_SHED_BYTES', problem: `must not exceed WS_SEND_BUFFER_MAX_BYTES (${cfg.WS_SEND_BUFFER_MAX_BYTES})` })
+    problems.push({
+      variable: 'WS_CHAT_SHED_BYTES',
+      problem: `(${cfg.WS_CHAT_SHED_BYTES}) must not exceed WS_SEND_BUFFER_MAX_BYTES (${cfg.WS_SEND_BUFFER_MAX_BYTES}); lower it or raise WS_SEND_BUFFER_MAX_BYTES`,
+    })
+  }
+  // SHUTDOWN_GRACE_MS bounds the whole drain: a spread and grace as long would always be cut off,
+  // the process exiting 1 with sockets that were never sent their 1012.
+  if (cfg.DRAIN_SPREAD_MS + cfg.DRAIN_GRACE_MS >= cfg.SHUTDOWN_GRACE_MS) {
+    problems.push({
+      variable: 'SHUTDOWN_GRACE_MS',
+      problem: `(${cfg.SHUTDOWN_GRACE_MS}) must be more than DRAIN_SPREAD_MS + DRAIN_GRACE_MS (${cfg.DRAIN_SPREAD_MS} + ${cfg.DRAIN_GRACE_MS}), which the drain takes`,
+    })
   }
   // Two heartbeats may be lost before a live node counts as dead; with a heartbeat near the TTL
   // the node would expire between heartbeats and its online counts would flap.
   if (cfg.PRESENCE_HEARTBEAT_MS * 2 > cfg.PRESENCE_TTL_MS) {
     problems.push({
       variable: 'PRESENCE_HEARTBEAT_MS',
-      problem: `must be at most half of PRESENCE_TTL_MS (${cfg.PRESENCE_TTL_MS}); a third is recommended`,
+      problem: `(${cfg.PRESENCE_HEARTBEAT_MS}) must be at most half of PRESENCE_TTL_MS (${cfg.PRESENCE_TTL_MS}); a third is recommended`,
     })
   }
   return problems
@@ -202,7 +214,9 @@ export function gatewayConfigProblems(cfg: GatewayConfig, options: { requireShar
 
 /** Load and cross-check the gateway's variables; throws ConfigError naming each bad variable. */
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
-  const cfg = loadConfig(gatewaySpec, env)
+  // The API's variables are often set beside a gateway's (one environment for every service):
+  // not a typo, so no warning for them.
+  const cfg = loadConfig(gatewaySpec, env, { alsoKnown: Object.keys(apiSpec) })
   const problems = gatewayConfigProblems(cfg, { requireSharedSecret: true })
   if (problems.length > 0) throw new ConfigError(problems)
   return cfg

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ConfigError } from '@touchline/config'
 import { describe, expect, it } from 'vitest'
 import { loadIngestConfig, trustProxyOf } from './config.ts'
@@ -29,5 +32,23 @@ describe('ingest config', () => {
   it('reads TRUST_PROXY as a list', () => {
     expect(trustProxyOf(undefined)).toBe(false)
     expect(trustProxyOf('127.0.0.1, 10.0.0.0/8')).toEqual(['127.0.0.1', '10.0.0.0/8'])
+  })
+
+  it('reads TOUCHLINE_API_KEYS_FILE at load: missing or empty is a ConfigError, not a crash once the bus is up', () => {
+    expect(() => loadIngestConfig({ TOUCHLINE_API_KEYS_FILE: '/nonexistent/keys' })).toThrow(ConfigError)
+    expect(() => loadIngestConfig({ TOUCHLINE_API_KEYS_FILE: '/nonexistent/keys' })).toThrow(
+      /^TOUCHLINE_API_KEYS_FILE cannot be read: ENOENT \(\/nonexistent\/keys\)$/,
+    )
+    const file = join(mkdtempSync(join(tmpdir(), 'keys-')), 'keys')
+    writeFileSync(file, '# keys to follow\n')
+    // Nobody could post: refused rather than a start with no key at all.
+    expect(() => loadIngestConfig({ TOUCHLINE_API_KEYS_FILE: file })).toThrow(/^TOUCHLINE_API_KEYS_FILE holds no key/)
+    writeFileSync(file, 'commentator:ijklmnop34\n')
+    expect(loadIngestConfig({ TOUCHLINE_API_KEYS_FILE: file }).TOUCHLINE_API_KEYS_FILE).toBe(file)
+  })
+  it('refuses a TRUST_PROXY that is not addresses (fastify would throw when the app is built)', () => {
+    expect(() => loadIngestConfig({ TOUCHLINE_API_KEYS: 'admin:abcdefgh', TRUST_PROXY: 'not-an-ip' })).toThrow(
+      /^TRUST_PROXY must be addresses/,
+    )
   })
 })

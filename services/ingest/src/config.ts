@@ -2,7 +2,7 @@
  * Ingest's environment: the common variables plus its own. `loadIngestConfig` adds the rules
  * that need several variables at once; both throw ConfigError naming the variable.
  */
-import { commonSpec, ConfigError, int, loadConfig, type ConfigOf } from '@touchline/config'
+import { apiKeysProblems, commonSpec, ConfigError, type ConfigOf, int, loadConfig, type Problem } from '@touchline/config'
 
 export const ingestSpec = {
   ...commonSpec,
@@ -21,14 +21,8 @@ export type IngestConfig = ConfigOf<typeof ingestSpec>
 
 export function loadIngestConfig(env: Record<string, string | undefined> = process.env): IngestConfig {
   const cfg = loadConfig(ingestSpec, env)
-  const problems: Array<{ variable: string; problem: string }> = []
-  if (!cfg.TOUCHLINE_API_KEYS && !cfg.TOUCHLINE_API_KEYS_FILE) {
-    problems.push({
-      variable: 'TOUCHLINE_API_KEYS',
-      problem:
-        'is required for a standalone ingest, or TOUCHLINE_API_KEYS_FILE (e.g. admin:<key>,commentator:<key>; keys of 8+ characters)',
-    })
-  }
+  // Reads TOUCHLINE_API_KEYS_FILE now: a missing or broken file stops start-up here, exit 78.
+  const problems: Problem[] = apiKeysProblems(cfg, { required: true })
   if (cfg.NATS_URL && !cfg.TOUCHLINE_TOKEN_SECRET) {
     problems.push({
       variable: 'TOUCHLINE_TOKEN_SECRET',
@@ -36,7 +30,10 @@ export function loadIngestConfig(env: Record<string, string | undefined> = proce
     })
   }
   if (cfg.TOUCHLINE_TOKEN_SECRET && cfg.TOUCHLINE_TOKEN_SECRET.length < 16) {
-    problems.push({ variable: 'TOUCHLINE_TOKEN_SECRET', problem: 'must have at least 16 characters' })
+    problems.push({
+      variable: 'TOUCHLINE_TOKEN_SECRET',
+      problem: `must have at least 16 characters, got ${cfg.TOUCHLINE_TOKEN_SECRET.length}`,
+    })
   }
   if (problems.length > 0) throw new ConfigError(problems)
   return cfg
